@@ -1,0 +1,390 @@
+"""The scikit-learn front end: CrossEntropyLogisticRegression."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.special import expit, log_expit
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import compute_class_weight
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from celr._loss import (
+    binary_loss_and_residual,
+    log_softmax,
+    multinomial_loss_and_residual,
+    softmax,
+)
+from celr._objective import LogisticObjective
+from celr._penalty import ElasticNetPenalty
+from celr._separation import SeparationWarning, separates
+from celr.solvers import SOLVERS, check_solver_supports, choose_solver
+
+_FLOAT_DTYPES = (np.float64, np.float32)
+
+
+class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
+    """Logistic regression fitted by minimising the mean cross-entropy loss.
+
+    The model of Jurafsky & Martin, *Speech and Language Processing*, ch. 5: for two
+    classes ``P(y=1 | x) = sigma(w . x + b)``, for ``K > 2`` classes
+    ``P(y=k | x) = softmax(W x + b)_k``. ``fit`` minimises, over rows ``x_i`` with labels
+    ``y_i`` and weights ``s_i`` (``sample_weight`` times the class weight of ``y_i``,
+    ``S = sum_i s_i``)::
+
+        f(W, b) = (1/S) sum_i s_i L_CE(x_i, y_i; W, b) + 1/(2 C S) ||W||_2^2
+
+    where ``L_CE`` is the cross-entropy of eq. 5.23 (binary) or ``-log softmax(z)_y``
+    (multinomial). The intercept is not penalised; ``C=np.inf`` removes the penalty. This
+    is scikit-learn's ``LogisticRegression`` objective divided by ``C S``, so the same
+    ``C``, ``class_weight`` and ``sample_weight`` give the same model.
+
+    Parameters
+    ----------
+    C : float, default=1.0
+        Inverse regularisation strength, as in scikit-learn; ``np.inf`` for none.
+    l1_ratio : float, default=0.0
+        Share of L1 in an elastic-net penalty. Only 0 (pure L2) is supported for now.
+    fit_intercept : bool, default=True
+        Whether to fit an (unpenalised) intercept.
+    solver : {'auto', 'newton', 'lbfgs'}, default='auto'
+        ``'newton'``: Newton's method with a line search; Cholesky on the exact Hessian
+        when ``n_classes' * (n_features + 1) <= 2000`` (``n_classes'`` is 1 for binary
+        problems), conjugate gradients on Hessian-vector products otherwise.
+        ``'lbfgs'``: scipy's L-BFGS-B on implicitly standardised coefficients.
+        ``'auto'``: ``'newton'`` when its exact Hessian is that small, else ``'lbfgs'``.
+    tol : float, default=1e-8
+        Stop when the max-norm of the objective's gradient is at most ``tol``. The
+        objective is a mean, so ``tol`` does not depend on the number of rows.
+    max_iter : int, default=1000
+        Maximum number of solver iterations.
+    class_weight : dict, 'balanced' or None, default=None
+        Weights per class, multiplied into the sample weights (as in scikit-learn).
+    warm_start : bool, default=False
+        Start from the previous fit's coefficients when their shape matches.
+    random_state : int, RandomState instance or None, default=None
+        Unused by the deterministic solvers here; kept for the stochastic ones.
+    verbose : int, default=0
+        Print the objective and the optimality measure after each iteration when > 0.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Weights; one row for two classes (the score of ``classes_[1]``).
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Intercepts (zeros when ``fit_intercept=False``).
+    n_iter_ : int
+        Solver iterations done.
+    stop_crit_ : float
+        Max-norm of the gradient at the returned coefficients.
+    loss_curve_ : ndarray of shape (n_iter_ + 1,)
+        Objective value at the start and after each iteration.
+    solver_ : str
+        The solver used (what ``'auto'`` chose).
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when ``X`` had string column names.
+
+    See Also
+    --------
+    cross_entropy_loss : The textbook's loss, eq. 5.23, per sample.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from celr import CrossEntropyLogisticRegression
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = CrossEntropyLogisticRegression().fit(X, y)  # raw features, no warning
+    >>> clf.solver_, clf.n_iter_ < 20
+    ('newton', True)
+    >>> round(clf.score(X, y), 3)
+    0.958
+    """
+
+    _parameter_constraints: dict = {
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "fit_intercept": ["boolean"],
+        "solver": [StrOptions({"auto", *SOLVERS})],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        C: float = 1.0,
+        *,
+        l1_ratio: float = 0.0,
+        fit_intercept: bool = True,
+        solver: str = "auto",
+        tol: float = 1e-8,
+        max_iter: int = 1000,
+        class_weight: dict | str | None = None,
+        warm_start: bool = False,
+        random_state: int | np.random.RandomState | None = None,
+        verbose: int = 0,
+    ) -> None:
+        self.C = C
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # -- fitting --------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None):
+        """Fit the model by minimising the objective of the class docstring.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; CSR/CSC is used as is, float32 is fitted in float32.
+        y : array-like of shape (n_samples,)
+            Class labels of any type.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights.
+
+        Returns
+        -------
+        self : CrossEntropyLogisticRegression
+            The fitted estimator.
+        """
+        if self.l1_ratio != 0:
+            check_solver_supports(self._solver_name(1), self.l1_ratio)
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=_FLOAT_DTYPES)
+        y_codes, weights = self._encode_targets(X, y, sample_weight)
+        objective = LogisticObjective(X, y_codes, weights, len(self.classes_), self.fit_intercept)
+        penalty = self._penalty(objective)
+        self.solver_ = self._solver_name(objective.n_params)
+        result = SOLVERS[self.solver_].solve(
+            objective,
+            penalty,
+            self._initial_coef(objective, y_codes),
+            tol=self.tol,
+            max_iter=self.max_iter,
+            callback=self._print_progress if self.verbose else None,
+        )
+        self._set_coefficients(objective, result.coef, X.dtype)
+        self.n_iter_ = result.n_iter
+        self.stop_crit_ = result.stop_crit
+        self.loss_curve_ = np.asarray(result.history)
+        self._warn_if_not_optimal(objective, result, y_codes, weights)
+        return self
+
+    def _solver_name(self, n_params: int) -> str:
+        if self.solver == "auto":
+            return choose_solver(n_params=n_params, l1_ratio=self.l1_ratio)
+        return self.solver
+
+    def _encode_targets(self, X, y, sample_weight) -> tuple[np.ndarray, np.ndarray]:
+        """Class codes, ``classes_`` and the per-row weights ``s_i`` of the objective."""
+        check_classification_targets(y)
+        self.classes_, y_codes = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"y contains only one class ({self.classes_[0]!r}); a classifier needs "
+                "samples of at least two classes."
+            )
+        weights = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
+        )
+        if self.class_weight is not None:
+            class_weight = compute_class_weight(
+                self.class_weight, classes=self.classes_, y=y, sample_weight=weights
+            )
+            weights *= class_weight[y_codes]
+        weighted_classes = np.unique(y_codes[weights > 0])
+        if len(weighted_classes) < 2:
+            raise ValueError(
+                "Only one class has positive sample_weight (times class_weight); a "
+                "classifier needs samples of at least two classes with positive weight."
+            )
+        return y_codes, weights
+
+    def _penalty(self, objective: LogisticObjective) -> ElasticNetPenalty:
+        alpha = 0.0 if np.isinf(self.C) else 1.0 / (self.C * objective.weight_sum)
+        table = np.ones((objective.n_scores, objective.n_features + self.fit_intercept), bool)
+        if self.fit_intercept:
+            table[:, -1] = False
+        return ElasticNetPenalty(alpha, self.l1_ratio, table.ravel())
+
+    def _initial_coef(self, objective: LogisticObjective, y_codes: np.ndarray) -> np.ndarray:
+        """Previous coefficients under ``warm_start``; else zero weights and log-odds."""
+        if self.warm_start and hasattr(self, "coef_"):
+            if self.coef_.shape == (objective.n_scores, objective.n_features):
+                return objective.pack(self.coef_, self.intercept_)
+        intercept = np.zeros(objective.n_scores)
+        if self.fit_intercept:
+            share = np.bincount(
+                y_codes, weights=objective.normalized_weight, minlength=objective.n_classes
+            )
+            log_share = np.log(np.maximum(share, np.finfo(float).tiny))
+            if objective.n_scores == 1:
+                intercept[0] = log_share[1] - log_share[0]
+            else:
+                intercept = log_share - log_share.mean()
+        return objective.pack(np.zeros((objective.n_scores, objective.n_features)), intercept)
+
+    def _set_coefficients(self, objective: LogisticObjective, coef: np.ndarray, dtype) -> None:
+        weights, intercept = objective.unpack(coef)
+        if objective.n_scores > 1:
+            # Softmax is shift invariant; report the representation whose scores sum to 0.
+            weights = weights - weights.mean(axis=0)
+            intercept = intercept - intercept.mean()
+        self.coef_ = np.array(weights, dtype=dtype)
+        self.intercept_ = np.array(intercept, dtype=dtype)
+
+    def _warn_if_not_optimal(self, objective, result, y_codes, weights) -> None:
+        if np.isinf(self.C) and separates(objective.scores(result.coef), y_codes, weights):
+            warnings.warn(
+                "The classes are linearly separable on the training data, so without a "
+                "penalty (C=inf) the optimum is at infinity: the coefficients are finite "
+                "only because the solver stopped. Use a finite C for a unique model.",
+                SeparationWarning,
+                stacklevel=3,
+            )
+            return
+        if not result.converged:
+            reason = (
+                f"reached max_iter={self.max_iter}"
+                if result.n_iter >= self.max_iter
+                else "could not decrease the objective further"
+            )
+            warnings.warn(
+                f"solver={self.solver_!r} {reason} with gradient max-norm "
+                f"{result.stop_crit:.2e} > tol={self.tol:g}. Increase max_iter, try "
+                "solver='newton', or loosen tol.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    def _print_progress(self, info) -> None:
+        print(
+            f"[celr] iter {info.n_iter:4d}  objective {info.objective:.12g}  "
+            f"gradient max-norm {info.stop_crit:.3e}"
+        )
+
+    # -- prediction -----------------------------------------------------------------------
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
+        """Scores ``X @ coef_.T + intercept_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For two classes, the log-odds of ``classes_[1]``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=_FLOAT_DTYPES, reset=False)
+        scores = np.asarray(X @ self.coef_.T) + self.intercept_
+        return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """Most probable class for each row.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        scores = self.decision_function(X)
+        codes = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[codes]
+
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Class probabilities: ``sigma`` of the score (binary) or its softmax.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return np.column_stack([expit(-scores), expit(scores)])
+        return softmax(scores)
+
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
+        """Log class probabilities, computed in log space.
+
+        Finite even where ``predict_proba`` rounds to 0 (e.g. a score of -1000 gives
+        -1000, not ``-inf``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return np.column_stack([log_expit(-scores), log_expit(scores)])
+        return log_softmax(scores)
+
+    def loss(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
+        """The model's mean cross-entropy on ``(X, y)``: the textbook's L_CE (eq. 5.23).
+
+        Computed from the scores, so it is finite for every finite score. Weighted by
+        ``sample_weight`` only (no class weights, no penalty).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Labels, all among ``classes_``.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        loss : float
+        """
+        scores = self.decision_function(X)
+        y = np.asarray(y)
+        if y.shape != (scores.shape[0],):
+            raise ValueError(f"y must have shape ({scores.shape[0]},) to match X, got {y.shape}.")
+        unknown = ~np.isin(y, self.classes_)
+        if unknown.any():
+            raise ValueError(f"y contains labels not seen in fit: {np.unique(y[unknown])}.")
+        codes = np.searchsorted(self.classes_, y)
+        weights = _check_sample_weight(sample_weight, scores, ensure_non_negative=True)
+        scores = scores.astype(np.float64)
+        if scores.ndim == 1:
+            per_sample, _ = binary_loss_and_residual(scores, codes.astype(np.float64))
+        else:
+            per_sample, _ = multinomial_loss_and_residual(scores, codes)
+        return float(np.average(per_sample, weights=weights))

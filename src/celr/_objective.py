@@ -1,0 +1,278 @@
+"""The data term of celr's objective for in-memory data (numpy arrays or scipy.sparse).
+
+For rows ``x_i`` with labels ``y_i`` and weights ``s_i`` (``S = sum_i s_i``)::
+
+    f_data(W, b) = (1/S) sum_i s_i L_CE(x_i, y_i; W, b)
+
+with ``L_CE`` the binary cross-entropy of eq. 5.24 (one score ``z = w . x + b``) for two
+classes, and ``-log softmax(z)_y`` for ``K > 2`` classes (``K`` scores). The penalty
+``(1/(C S)) * penalty(W)`` lives in :mod:`celr._penalty`; solvers add the two.
+
+Coefficient layout: one flat vector, class-major, intercept last, i.e. the C-order
+ravel of an array of shape ``(n_scores, n_features + fit_intercept)`` where
+``n_scores`` is 1 for two classes and ``K`` otherwise.
+
+Every data-dependent operation is a product with ``X`` (scores ``X @ W.T``, gradients
+``X.T @ R``) or a weighted Gram matrix built in bounded row chunks, so ``X`` is never
+copied, densified, centred or augmented with a column of ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg.blas import dsyrk
+from scipy.special import expit
+
+from celr._loss import (
+    binary_hessian_weight,
+    binary_loss_and_residual,
+    multinomial_loss_and_residual,
+    softmax,
+)
+
+# Row chunks for Gram matrices are bounded to this many bytes of float64 scratch.
+_CHUNK_BYTES = 32 * 2**20
+
+
+class LogisticObjective:
+    """Mean weighted cross-entropy of a linear model on in-memory data.
+
+    Parameters
+    ----------
+    X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
+        float32 or float64; products are done in this dtype, reductions in float64.
+    y : ndarray of shape (n_samples,)
+        Integer class codes in ``[0, n_classes)``.
+    sample_weight : ndarray of shape (n_samples,)
+        Non-negative weights ``s_i`` with a positive sum.
+    n_classes : int
+        Number of classes ``K >= 2``.
+    fit_intercept : bool
+        Whether the model has an (unpenalised) intercept per score.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> obj = LogisticObjective(np.eye(2), np.array([0, 1]), np.ones(2), 2, True)
+    >>> obj.n_params
+    3
+    >>> round(obj.value(np.zeros(3)), 4)  # log(2): both probabilities are 1/2
+    0.6931
+    """
+
+    def __init__(
+        self,
+        X: np.ndarray | sp.sparray | sp.spmatrix,
+        y: np.ndarray,
+        sample_weight: np.ndarray,
+        n_classes: int,
+        fit_intercept: bool,
+    ) -> None:
+        self.X = X
+        self.y = np.asarray(y, dtype=np.intp)
+        self.weight_sum = float(np.sum(sample_weight))
+        self.normalized_weight = np.asarray(sample_weight, dtype=np.float64) / self.weight_sum
+        self.n_classes = int(n_classes)
+        self.fit_intercept = bool(fit_intercept)
+        self.n_samples, self.n_features = X.shape
+        self.n_scores = 1 if self.n_classes == 2 else self.n_classes
+        self.n_params = self.n_scores * (self.n_features + self.fit_intercept)
+        self._y_float = self.y.astype(np.float64)
+
+    # -- layout ---------------------------------------------------------------------------
+    def unpack(self, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Split a flat vector into ``W`` (n_scores, n_features) and ``b`` (n_scores,)."""
+        table = coef.reshape(self.n_scores, self.n_features + self.fit_intercept)
+        weights = table[:, : self.n_features]
+        intercept = table[:, -1] if self.fit_intercept else np.zeros(self.n_scores)
+        return weights, intercept
+
+    def pack(self, weights: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`unpack`; the intercept is dropped without ``fit_intercept``."""
+        weights = np.asarray(weights, dtype=np.float64).reshape(self.n_scores, -1)
+        if not self.fit_intercept:
+            return weights.ravel().copy()
+        intercept = np.asarray(intercept, dtype=np.float64).reshape(self.n_scores, 1)
+        return np.hstack([weights, intercept]).ravel()
+
+    # -- softmax's shift invariance -------------------------------------------------------
+    def remove_invariant(self, vector: np.ndarray) -> np.ndarray:
+        """Project out the directions along which the objective is flat by construction.
+
+        Softmax is unchanged when the same vector is added to every class's scores, so for
+        K classes the data term is constant along ``W_k += c, b_k += c0`` for all k. The
+        projection subtracts the class mean of every column; for two classes it is the
+        identity.
+        """
+        if self.n_scores == 1:
+            return vector
+        table = vector.reshape(self.n_scores, -1)
+        return (table - table.mean(axis=0)).ravel()
+
+    def invariant_projector(self) -> np.ndarray | None:
+        """Dense projector onto the flat directions of :meth:`remove_invariant`, or None."""
+        if self.n_scores == 1:
+            return None
+        width = self.n_features + self.fit_intercept
+        blocks = np.full((self.n_scores, self.n_scores), 1.0 / self.n_scores)
+        return np.kron(blocks, np.eye(width))
+
+    # -- products with X ------------------------------------------------------------------
+    def scores(self, coef: np.ndarray) -> np.ndarray:
+        """Scores ``X @ W.T + b`` in float64: shape (n,) for two classes, (n, K) else."""
+        weights, intercept = self.unpack(coef)
+        z = self.X @ weights.T.astype(self.X.dtype, copy=False)
+        z = np.asarray(z, dtype=np.float64)
+        z += intercept
+        return z[:, 0] if self.n_scores == 1 else z
+
+    def _gradient_from_residual(self, residual: np.ndarray) -> np.ndarray:
+        """Flat gradient from per-sample score derivatives already multiplied by weight."""
+        r2d = residual.reshape(self.n_samples, self.n_scores)
+        grad_w = self.X.T @ r2d.astype(self.X.dtype, copy=False)
+        grad_w = np.asarray(grad_w, dtype=np.float64).T
+        return self.pack(grad_w, r2d.sum(axis=0))
+
+    # -- value and derivatives ------------------------------------------------------------
+    def _pointwise(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.n_scores == 1:
+            return binary_loss_and_residual(z, self._y_float)
+        return multinomial_loss_and_residual(z, self.y)
+
+    def value(self, coef: np.ndarray) -> float:
+        """Mean weighted cross-entropy ``f_data`` at ``coef``."""
+        loss, _ = self._pointwise(self.scores(coef))
+        return float(loss @ self.normalized_weight)
+
+    def value_grad(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
+        """``f_data`` and its gradient: ``(1/S) sum_i s_i (sigma(z_i) - y_i) x_i`` (binary).
+
+        This is the textbook's gradient ``(sigma(w . x + b) - y) x_j`` averaged with the
+        weights; for K classes the residual is ``softmax(z) - onehot(y)``.
+        """
+        loss, residual = self._pointwise(self.scores(coef))
+        value = float(loss @ self.normalized_weight)
+        residual *= (
+            self.normalized_weight if residual.ndim == 1 else self.normalized_weight[:, None]
+        )
+        return value, self._gradient_from_residual(residual)
+
+    def probabilities(self, coef: np.ndarray) -> np.ndarray:
+        """Model probabilities: P(y=1) of shape (n,) for two classes, (n, K) otherwise."""
+        z = self.scores(coef)
+        return expit(z) if self.n_scores == 1 else softmax(z)
+
+    def hessp_at(self, coef: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """Return ``v -> H v``, the Hessian of ``f_data`` at ``coef`` times a vector.
+
+        The curvature weights (``s_i sigma(z_i)(1 - sigma(z_i)) / S``, or the softmax
+        Jacobian for K classes) are computed once; each product then costs one ``X @ V``
+        and one ``X.T @ T``.
+        """
+        z = self.scores(coef)
+        if self.n_scores == 1:
+            curvature = binary_hessian_weight(z) * self.normalized_weight
+
+            def hessp(vector: np.ndarray) -> np.ndarray:
+                return self._gradient_from_residual(curvature * self.scores(vector))
+
+            return hessp
+
+        proba = softmax(z)
+        weight = self.normalized_weight[:, None]
+
+        def hessp_multinomial(vector: np.ndarray) -> np.ndarray:
+            zv = self.scores(vector)
+            zv -= np.einsum("ik,ik->i", proba, zv)[:, None]
+            zv *= proba
+            zv *= weight
+            return self._gradient_from_residual(zv)
+
+        return hessp_multinomial
+
+    def hessian(self, coef: np.ndarray) -> np.ndarray:
+        """The full Hessian of ``f_data``, shape (n_params, n_params).
+
+        Built as ``Xa.T D Xa`` (``Xa`` = X with a virtual column of ones for the
+        intercept) over row chunks of bounded size with BLAS ``syrk``. For K classes,
+        block (k, l) is ``Xa.T diag(s (p_k delta_kl - p_k p_l) / S) Xa``. Meant for
+        ``n_params`` up to a few thousand.
+        """
+        z = self.scores(coef)
+        p = self.n_params
+        hess = np.zeros((p, p), order="F")
+        width = self.n_features + self.fit_intercept
+        for rows, chunk in self._augmented_chunks(bytes_per_row=8 * p):
+            weight = self.normalized_weight[rows]
+            if self.n_scores == 1:
+                root = np.sqrt(binary_hessian_weight(z[rows]) * weight)
+                hess = dsyrk(1.0, chunk * root[:, None], trans=1, beta=1.0, c=hess, overwrite_c=1)
+                continue
+            proba = softmax(z[rows])
+            # -sum_i s_i p_ik p_il xa_i xa_i^T over all (k, l) pairs in one syrk ...
+            stacked = (proba[:, :, None] * chunk[:, None, :]).reshape(len(chunk), p)
+            stacked *= np.sqrt(weight)[:, None]
+            hess = dsyrk(-1.0, stacked, trans=1, beta=1.0, c=hess, overwrite_c=1)
+            # ... plus the diagonal blocks sum_i s_i p_ik xa_i xa_i^T.
+            for k in range(self.n_scores):
+                block = slice(k * width, (k + 1) * width)
+                root = np.sqrt(proba[:, k] * weight)
+                hess[block, block] = dsyrk(
+                    1.0, chunk * root[:, None], trans=1, beta=1.0, c=hess[block, block]
+                )
+        upper = np.triu(hess)
+        return upper + np.triu(hess, 1).T
+
+    def hessian_diag(self, coef: np.ndarray) -> np.ndarray:
+        """Diagonal of the Hessian of ``f_data`` (a Jacobi preconditioner for CG)."""
+        z = self.scores(coef)
+        if self.n_scores == 1:
+            curvature = (binary_hessian_weight(z) * self.normalized_weight)[:, None]
+        else:
+            proba = softmax(z)
+            curvature = proba * (1.0 - proba) * self.normalized_weight[:, None]
+        diag_w = np.zeros((self.n_features, self.n_scores))
+        for rows, chunk in self._squared_chunks():
+            diag_w += chunk.T @ curvature[rows]
+        return self.pack(diag_w.T, curvature.sum(axis=0))
+
+    def column_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted mean and root-mean-square of every column of X (float64)."""
+        mean = np.asarray(self.X.T @ self.normalized_weight.astype(self.X.dtype))
+        mean = mean.astype(np.float64)
+        mean_square = np.zeros(self.n_features)
+        for rows, chunk in self._squared_chunks():
+            mean_square += chunk.T @ self.normalized_weight[rows]
+        return mean, np.sqrt(mean_square)
+
+    # -- row chunks -----------------------------------------------------------------------
+    def _row_slices(self, bytes_per_row: int) -> Iterator[slice]:
+        step = max(1, _CHUNK_BYTES // max(bytes_per_row, 1))
+        for start in range(0, self.n_samples, step):
+            yield slice(start, min(start + step, self.n_samples))
+
+    def _dense_rows(self, rows: slice) -> np.ndarray:
+        chunk = self.X[rows]
+        chunk = chunk.toarray() if sp.issparse(chunk) else chunk
+        return np.asarray(chunk, dtype=np.float64)
+
+    def _augmented_chunks(self, bytes_per_row: int) -> Iterator[tuple[slice, np.ndarray]]:
+        """Dense float64 row chunks of ``[X, 1]`` (``[X]`` without intercept)."""
+        for rows in self._row_slices(bytes_per_row + 8 * self.n_features):
+            chunk = self._dense_rows(rows)
+            if self.fit_intercept:
+                chunk = np.hstack([chunk, np.ones((chunk.shape[0], 1))])
+            yield rows, chunk
+
+    def _squared_chunks(self) -> Iterator[tuple[slice, np.ndarray | sp.sparray]]:
+        """Row chunks of ``X**2`` (sparse stays sparse), for diagonal curvature sums."""
+        if sp.issparse(self.X):
+            squared = sp.csr_array(self.X).power(2)
+            yield slice(0, self.n_samples), squared
+            return
+        for rows in self._row_slices(8 * self.n_features):
+            chunk = np.asarray(self.X[rows], dtype=np.float64)
+            yield rows, chunk * chunk

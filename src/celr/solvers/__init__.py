@@ -1,0 +1,67 @@
+"""Solvers by name, and the 'auto' choice.
+
+Every solver has the signature ``solve(objective, penalty, coef0, *, tol, max_iter,
+callback=None) -> SolverResult`` and sees nothing but the objective's methods and flat
+vectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from celr.solvers import lbfgs, newton
+from celr.solvers._base import IterationInfo, SolverResult
+
+__all__ = ["SOLVERS", "IterationInfo", "SolverResult", "SolverSpec", "choose_solver"]
+
+
+@dataclass(frozen=True)
+class SolverSpec:
+    """A registered solver and what it supports."""
+
+    name: str
+    solve: Callable[..., SolverResult]
+    supports_l1: bool
+    summary: str
+
+
+SOLVERS: dict[str, SolverSpec] = {
+    "lbfgs": SolverSpec(
+        "lbfgs", lbfgs.solve, False, "scipy's L-BFGS-B on implicitly standardised coefficients"
+    ),
+    "newton": SolverSpec(
+        "newton",
+        newton.solve,
+        False,
+        "Newton with line search: Cholesky on the exact Hessian when small, CG otherwise",
+    ),
+}
+
+
+def choose_solver(*, n_params: int, l1_ratio: float) -> str:
+    """The solver 'auto' picks for a problem.
+
+    Exact Newton when its Hessian is small (``n_params`` up to
+    ``newton.EXACT_HESSIAN_MAX_PARAMS``): about ten iterations whatever the feature
+    scales. L-BFGS above that, where the Hessian would cost more than it saves.
+
+    Examples
+    --------
+    >>> choose_solver(n_params=31, l1_ratio=0.0)
+    'newton'
+    >>> choose_solver(n_params=262_145, l1_ratio=0.0)
+    'lbfgs'
+    """
+    if n_params <= newton.EXACT_HESSIAN_MAX_PARAMS:
+        return "newton"
+    return "lbfgs"
+
+
+def check_solver_supports(name: str, l1_ratio: float) -> None:
+    """Raise a ``ValueError`` if ``name`` cannot handle the requested penalty."""
+    if l1_ratio > 0 and not SOLVERS[name].supports_l1:
+        raise ValueError(
+            f"solver={name!r} does not support l1_ratio > 0 (got l1_ratio={l1_ratio}); "
+            "L1 and elastic-net penalties are not supported yet."
+        )

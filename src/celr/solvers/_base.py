@@ -1,0 +1,90 @@
+"""What every solver shares: the result record and the smooth objective it minimises."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from celr._penalty import ElasticNetPenalty
+
+
+@dataclass
+class SolverResult:
+    """Outcome of one solve.
+
+    Attributes
+    ----------
+    coef : ndarray
+        Flat coefficient vector (layout of :mod:`celr._objective`).
+    n_iter : int
+        Iterations done.
+    converged : bool
+        Whether ``stop_crit <= tol`` was reached.
+    stop_crit : float
+        Final optimality measure: max-norm of the gradient (smooth penalty) or of the
+        distance of ``-grad`` to the subdifferential (L1).
+    history : list of float
+        Objective value after each iteration (the first entry is at ``coef0``).
+    """
+
+    coef: np.ndarray
+    n_iter: int
+    converged: bool
+    stop_crit: float
+    history: list[float] = field(default_factory=list)
+
+
+@dataclass
+class IterationInfo:
+    """What a solver reports to ``callback`` after each iteration."""
+
+    n_iter: int
+    objective: float
+    stop_crit: float
+    coef: np.ndarray
+
+
+Callback = Callable[[IterationInfo], None]
+
+
+class SmoothProblem:
+    """The objective plus the smooth (L2) part of the penalty, as a solver sees it.
+
+    Parameters
+    ----------
+    objective : LogisticObjective
+        Anything with ``value``, ``value_grad``, ``hessp_at``, ``hessian`` and
+        ``hessian_diag`` over flat coefficient vectors.
+    penalty : ElasticNetPenalty
+        Its L2 part is added here; its L1 part (if any) is left to proximal solvers.
+    """
+
+    def __init__(self, objective, penalty: ElasticNetPenalty) -> None:
+        self.objective = objective
+        self.penalty = penalty
+        self.n_params = objective.n_params
+        self.n_evaluations = 0
+
+    def value_grad(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
+        self.n_evaluations += 1
+        value, grad = self.objective.value_grad(coef)
+        pen_value, pen_grad = self.penalty.smooth_value_grad(coef)
+        return value + pen_value, grad + pen_grad
+
+    def hessp_at(self, coef: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        data_hessp = self.objective.hessp_at(coef)
+        pen_diag = self.penalty.smooth_hessian_diag()
+        return lambda v: data_hessp(v) + pen_diag * v
+
+    def hessian(self, coef: np.ndarray) -> np.ndarray:
+        hess = self.objective.hessian(coef)
+        hess[np.diag_indices_from(hess)] += self.penalty.smooth_hessian_diag()
+        return hess
+
+    def hessian_diag(self, coef: np.ndarray) -> np.ndarray:
+        return self.objective.hessian_diag(coef) + self.penalty.smooth_hessian_diag()
+
+    def stop_crit(self, coef: np.ndarray, grad: np.ndarray) -> float:
+        return float(np.max(self.penalty.subdiff_distance(coef, grad), initial=0.0))

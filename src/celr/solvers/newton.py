@@ -1,0 +1,152 @@
+"""Newton's method with a backtracking line search.
+
+Each iteration: (1) gradient and curvature at the current point; (2) the Newton direction
+``H d = -g``, by Cholesky on the exact Hessian when it is small, else by conjugate
+gradients on Hessian-vector products (truncated Newton, Jacobi-preconditioned); (3) an
+Armijo backtracking line search; (4) the gradient test ``max |g| <= tol``. Newton steps are
+invariant to rescaling the features, so raw and standardised data need the same few
+iterations.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.linalg
+from scipy.sparse.linalg import LinearOperator, cg
+
+from celr.solvers._base import Callback, IterationInfo, SmoothProblem, SolverResult
+
+# Above this many parameters the (n_params)^2 Hessian is not built; CG is used instead.
+EXACT_HESSIAN_MAX_PARAMS = 2000
+_ARMIJO = 1e-4
+_MAX_HALVINGS = 40
+_CG_MAX_ITER = 250
+
+
+def solve(
+    objective,
+    penalty,
+    coef0: np.ndarray,
+    *,
+    tol: float,
+    max_iter: int,
+    callback: Callback | None = None,
+    exact_hessian: bool | None = None,
+) -> SolverResult:
+    """Minimise ``objective + penalty`` (smooth penalty only) by Newton's method.
+
+    Parameters
+    ----------
+    objective : LogisticObjective
+        The data term.
+    penalty : ElasticNetPenalty
+        Must be smooth (``l1_ratio == 0``).
+    coef0 : ndarray of shape (n_params,)
+        Starting point.
+    tol : float
+        Stop when the gradient's max-norm is at most ``tol``.
+    max_iter : int
+        Maximum number of Newton steps.
+    callback : callable, optional
+        Called with an :class:`IterationInfo` after every step.
+    exact_hessian : bool, optional
+        Force the Cholesky (True) or the conjugate-gradient (False) inner solve; by
+        default Cholesky when ``n_params <= EXACT_HESSIAN_MAX_PARAMS``.
+
+    Returns
+    -------
+    SolverResult
+    """
+    problem = SmoothProblem(objective, penalty)
+    if exact_hessian is None:
+        exact_hessian = problem.n_params <= EXACT_HESSIAN_MAX_PARAMS
+    coef = objective.remove_invariant(np.array(coef0, dtype=np.float64))
+    value, grad = problem.value_grad(coef)
+    stop_crit = problem.stop_crit(coef, grad)
+    history = [value]
+    n_iter = 0
+    while stop_crit > tol and n_iter < max_iter:
+        if exact_hessian:
+            direction = _cholesky_direction(problem, coef, grad)
+        else:
+            direction = _cg_direction(problem, coef, grad)
+        direction = objective.remove_invariant(direction)
+        step = _line_search(problem, coef, value, grad, direction)
+        if step is None:
+            break  # no decrease is measurable any more: the iterate is as good as it gets
+        coef, value, grad = step
+        n_iter += 1
+        stop_crit = problem.stop_crit(coef, grad)
+        history.append(value)
+        if callback is not None:
+            callback(IterationInfo(n_iter, value, stop_crit, coef))
+    return SolverResult(coef, n_iter, stop_crit <= tol, stop_crit, history)
+
+
+def _cholesky_direction(problem: SmoothProblem, coef: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    hess = problem.hessian(coef)
+    projector = problem.objective.invariant_projector()
+    if projector is not None:
+        # The Hessian is singular along softmax's shift directions, where the gradient
+        # has no component; lifting them to the mean curvature keeps Cholesky well
+        # conditioned without changing the step in the other directions.
+        hess += np.trace(hess) / len(hess) * projector
+    try:
+        factor = scipy.linalg.cho_factor(hess, check_finite=False)
+        anorm = np.abs(hess).sum(axis=0).max()
+        rcond, _ = scipy.linalg.lapack.dpocon(factor[0], anorm, uplo="L" if factor[1] else "U")
+        if rcond > 1e3 * np.finfo(float).eps:
+            return -scipy.linalg.cho_solve(factor, grad, check_finite=False)
+    except np.linalg.LinAlgError:
+        pass
+    # Singular (collinear features without penalty): the minimum-norm Newton step.
+    return -scipy.linalg.lstsq(hess, grad, cond=1e-12, check_finite=False)[0]
+
+
+def _cg_direction(problem: SmoothProblem, coef: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    n = problem.n_params
+    hessp = problem.hessp_at(coef)
+    diag = problem.hessian_diag(coef)
+    inv_diag = 1.0 / np.where(diag > 0, diag, 1.0)
+    # Eisenstat-Walker forcing term: loose inner solves far away, tight ones near the end.
+    rtol = min(0.5, float(np.sqrt(np.linalg.norm(grad))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        direction, _ = cg(
+            LinearOperator((n, n), matvec=hessp, dtype=np.float64),
+            -grad,
+            rtol=rtol,
+            maxiter=_CG_MAX_ITER,
+            M=LinearOperator((n, n), matvec=lambda v: inv_diag * v, dtype=np.float64),
+        )
+    return direction
+
+
+def _line_search(
+    problem: SmoothProblem,
+    coef: np.ndarray,
+    value: float,
+    grad: np.ndarray,
+    direction: np.ndarray,
+) -> tuple[np.ndarray, float, np.ndarray] | None:
+    """Armijo backtracking from the full Newton step; None if no step helps."""
+    slope = float(grad @ direction)
+    if not slope < 0:
+        direction, slope = -grad, -float(grad @ grad)
+    grad_norm = np.max(np.abs(grad))
+    step = 1.0
+    for _ in range(_MAX_HALVINGS):
+        trial = coef + step * direction
+        trial_value, trial_grad = problem.value_grad(trial)
+        if trial_value <= value + _ARMIJO * step * slope:
+            return trial, trial_value, trial_grad
+        # Near the optimum the decrease is below rounding; progress in the gradient
+        # is then the only measurable sign of a better point.
+        if abs(trial_value - value) <= 1e-14 * abs(value) and (
+            np.max(np.abs(trial_grad)) < grad_norm
+        ):
+            return trial, trial_value, trial_grad
+        step *= 0.5
+    return None
