@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -110,8 +111,8 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
     0.958
     """
 
-    _parameter_constraints: dict = {
-        "C": [Interval(Real, 0, None, closed="neither")],
+    _parameter_constraints: ClassVar[dict] = {
+        "C": [Interval(Real, 0, np.inf, closed="right")],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "fit_intercept": ["boolean"],
         "solver": [StrOptions({"auto", *SOLVERS})],

@@ -81,6 +81,9 @@ class LogisticObjective:
         self.n_scores = 1 if self.n_classes == 2 else self.n_classes
         self.n_params = self.n_scores * (self.n_features + self.fit_intercept)
         self._y_float = self.y.astype(np.float64)
+        self._center_scale: tuple[np.ndarray, np.ndarray] | None = None
+        # Relative precision of a value computed from products in X's dtype.
+        self.precision = float(np.finfo(X.dtype).eps)
 
     # -- layout ---------------------------------------------------------------------------
     def unpack(self, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -193,8 +196,13 @@ class LogisticObjective:
 
         return hessp_multinomial
 
-    def hessian(self, coef: np.ndarray) -> np.ndarray:
+    def hessian(self, coef: np.ndarray, column_scale: np.ndarray | None = None) -> np.ndarray:
         """The full Hessian of ``f_data``, shape (n_params, n_params).
+
+        With ``column_scale``, the Hessian in the coordinates of the rescaled features
+        ``X / column_scale`` (i.e. ``D H D`` with ``D = diag(1 / scale)`` on weights, 1 on
+        intercepts): what a Newton solver factorises, free of overflow and of the feature
+        scales' effect on conditioning.
 
         Built as ``Xa.T D Xa`` (``Xa`` = X with a virtual column of ones for the
         intercept) over row chunks of bounded size with BLAS ``syrk``. For K classes,
@@ -205,7 +213,7 @@ class LogisticObjective:
         p = self.n_params
         hess = np.zeros((p, p), order="F")
         width = self.n_features + self.fit_intercept
-        for rows, chunk in self._augmented_chunks(bytes_per_row=8 * p):
+        for rows, chunk in self._augmented_chunks(8 * p, column_scale):
             weight = self.normalized_weight[rows]
             if self.n_scores == 1:
                 root = np.sqrt(binary_hessian_weight(z[rows]) * weight)
@@ -235,18 +243,49 @@ class LogisticObjective:
             proba = softmax(z)
             curvature = proba * (1.0 - proba) * self.normalized_weight[:, None]
         diag_w = np.zeros((self.n_features, self.n_scores))
-        for rows, chunk in self._squared_chunks():
-            diag_w += chunk.T @ curvature[rows]
+        for rows, chunk in self._float64_chunks():
+            squared = chunk.multiply(chunk) if sp.issparse(chunk) else chunk * chunk
+            diag_w += squared.T @ curvature[rows]
         return self.pack(diag_w.T, curvature.sum(axis=0))
 
-    def column_moments(self) -> tuple[np.ndarray, np.ndarray]:
-        """Weighted mean and root-mean-square of every column of X (float64)."""
-        mean = np.asarray(self.X.T @ self.normalized_weight.astype(self.X.dtype))
-        mean = mean.astype(np.float64)
-        mean_square = np.zeros(self.n_features)
-        for rows, chunk in self._squared_chunks():
-            mean_square += chunk.T @ self.normalized_weight[rows]
-        return mean, np.sqrt(mean_square)
+    def feature_center_scale(self) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted centre and spread of every column: how a solver standardises implicitly.
+
+        With an intercept: the weighted mean and standard deviation. Without: zero and the
+        root mean square (an intercept is needed to absorb a centring). Columns with no
+        spread get scale 1. Computed in two chunked passes, each chunk divided by its
+        column maxima first, so features of any magnitude (1e-200 or 1e200) neither
+        overflow nor underflow. The result is cached: the data do not change.
+        """
+        if self._center_scale is not None:
+            return self._center_scale
+        weight = self.normalized_weight
+        X = self.X
+        max_abs = np.zeros(self.n_features)
+        for _, chunk in self._float64_chunks():
+            chunk_max = abs(chunk).max(axis=0)
+            chunk_max = chunk_max.toarray().ravel() if sp.issparse(chunk_max) else chunk_max
+            np.maximum(max_abs, chunk_max, out=max_abs)
+        unit = np.where(max_abs > 0, max_abs, 1.0)
+        center = np.zeros(self.n_features)
+        if self.fit_intercept:
+            # A weighted mean cannot overflow: it is bounded by the column maximum.
+            center = np.asarray(X.T @ weight.astype(X.dtype), dtype=np.float64)
+        spread = np.zeros(self.n_features)
+        for rows, chunk in self._float64_chunks():
+            if sp.issparse(chunk):
+                # E[x^2] - mean^2 keeps the sparsity; the division by unit bounds it.
+                scaled = chunk @ sp.diags_array(1.0 / unit)
+                spread += scaled.multiply(scaled).T @ weight[rows]
+            else:
+                deviation = (chunk - center) / unit
+                spread += (deviation * deviation).T @ weight[rows]
+        if sp.issparse(X) and self.fit_intercept:
+            spread -= (center / unit) ** 2
+        scale = unit * np.sqrt(np.maximum(spread, 0.0))
+        tiny = np.finfo(np.float64).tiny / np.finfo(np.float64).eps
+        self._center_scale = center, np.where(scale > tiny, scale, 1.0)
+        return self._center_scale
 
     # -- row chunks -----------------------------------------------------------------------
     def _row_slices(self, bytes_per_row: int) -> Iterator[slice]:
@@ -255,24 +294,27 @@ class LogisticObjective:
             yield slice(start, min(start + step, self.n_samples))
 
     def _dense_rows(self, rows: slice) -> np.ndarray:
+        """A float64 copy of some rows (safe to modify in place)."""
         chunk = self.X[rows]
         chunk = chunk.toarray() if sp.issparse(chunk) else chunk
-        return np.asarray(chunk, dtype=np.float64)
+        return np.array(chunk, dtype=np.float64)
 
-    def _augmented_chunks(self, bytes_per_row: int) -> Iterator[tuple[slice, np.ndarray]]:
-        """Dense float64 row chunks of ``[X, 1]`` (``[X]`` without intercept)."""
+    def _float64_chunks(self) -> Iterator[tuple[slice, np.ndarray | sp.csr_array]]:
+        """Row chunks of X as float64 (sparse: the whole matrix, as CSR)."""
+        if sp.issparse(self.X):
+            yield slice(0, self.n_samples), sp.csr_array(self.X, dtype=np.float64)
+            return
+        for rows in self._row_slices(8 * self.n_features):
+            yield rows, np.asarray(self.X[rows], dtype=np.float64)
+
+    def _augmented_chunks(
+        self, bytes_per_row: int, column_scale: np.ndarray | None
+    ) -> Iterator[tuple[slice, np.ndarray]]:
+        """Dense float64 row chunks of ``[X / column_scale, 1]`` (no 1 without intercept)."""
         for rows in self._row_slices(bytes_per_row + 8 * self.n_features):
             chunk = self._dense_rows(rows)
+            if column_scale is not None:
+                chunk /= column_scale
             if self.fit_intercept:
                 chunk = np.hstack([chunk, np.ones((chunk.shape[0], 1))])
             yield rows, chunk
-
-    def _squared_chunks(self) -> Iterator[tuple[slice, np.ndarray | sp.sparray]]:
-        """Row chunks of ``X**2`` (sparse stays sparse), for diagonal curvature sums."""
-        if sp.issparse(self.X):
-            squared = sp.csr_array(self.X).power(2)
-            yield slice(0, self.n_samples), squared
-            return
-        for rows in self._row_slices(8 * self.n_features):
-            chunk = np.asarray(self.X[rows], dtype=np.float64)
-            yield rows, chunk * chunk

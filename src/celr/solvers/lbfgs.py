@@ -20,22 +20,13 @@ _HISTORY_SIZE = 10
 class StandardizedCoordinates:
     """The linear change of variables between ``coef`` and standardised coordinates.
 
-    With ``fit_intercept``, features are centred and divided by their standard deviation;
-    without, only divided by their root mean square (an intercept is needed to absorb a
-    centring). Columns with no spread keep scale 1.
+    Centre and scale come from ``objective.feature_center_scale()``: with an intercept the
+    weighted mean and standard deviation, without it zero and the root mean square.
     """
 
     def __init__(self, objective) -> None:
         self.objective = objective
-        mean, rms = objective.column_moments()
-        if objective.fit_intercept:
-            scale = np.sqrt(np.maximum(rms**2 - mean**2, 0.0))
-            self.center = mean
-        else:
-            scale = rms
-            self.center = np.zeros_like(mean)
-        tiny = np.finfo(float).eps * max(float(np.max(rms, initial=0.0)), 1.0)
-        self.scale = np.where(scale > tiny, scale, 1.0)
+        self.center, self.scale = objective.feature_center_scale()
 
     def to_coef(self, u: np.ndarray) -> np.ndarray:
         v, c = self.objective.unpack(u)

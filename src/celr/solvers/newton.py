@@ -46,7 +46,9 @@ def solve(
     coef0 : ndarray of shape (n_params,)
         Starting point.
     tol : float
-        Stop when the gradient's max-norm is at most ``tol``.
+        Stop when the gradient's max-norm (in standardised-feature units, see
+        ``SmoothProblem.stop_crit``) is at most ``tol``, or when the Newton decrement
+        shows that no decrease above the objective's evaluation precision is left.
     max_iter : int
         Maximum number of Newton steps.
     callback : callable, optional
@@ -67,26 +69,38 @@ def solve(
     stop_crit = problem.stop_crit(coef, grad)
     history = [value]
     n_iter = 0
-    while stop_crit > tol and n_iter < max_iter:
+    converged = stop_crit <= tol
+    while not converged and n_iter < max_iter:
         if exact_hessian:
             direction = _cholesky_direction(problem, coef, grad)
         else:
             direction = _cg_direction(problem, coef, grad)
         direction = objective.remove_invariant(direction)
+        # Newton decrement: the decrease the quadratic model promises, about twice the
+        # remaining gap. Below the precision f can be evaluated to (float32 data), no
+        # step can be told from noise: the point is optimal to that precision.
+        if -float(grad @ direction) <= 4 * objective.precision * abs(value):
+            converged = True
+            break
         step = _line_search(problem, coef, value, grad, direction)
         if step is None:
             break  # no decrease is measurable any more: the iterate is as good as it gets
         coef, value, grad = step
         n_iter += 1
         stop_crit = problem.stop_crit(coef, grad)
+        converged = stop_crit <= tol
         history.append(value)
         if callback is not None:
             callback(IterationInfo(n_iter, value, stop_crit, coef))
-    return SolverResult(coef, n_iter, stop_crit <= tol, stop_crit, history)
+    return SolverResult(coef, n_iter, converged, stop_crit, history)
 
 
 def _cholesky_direction(problem: SmoothProblem, coef: np.ndarray, grad: np.ndarray) -> np.ndarray:
-    hess = problem.hessian(coef)
+    # Factorise in standardised units (D H D): free of the feature scales' effect on
+    # conditioning, then map the step back.
+    scale = problem.param_scale
+    hess = problem.scaled_hessian(coef)
+    grad = grad / scale
     projector = problem.objective.invariant_projector()
     if projector is not None:
         # The Hessian is singular along softmax's shift directions, where the gradient
@@ -98,11 +112,11 @@ def _cholesky_direction(problem: SmoothProblem, coef: np.ndarray, grad: np.ndarr
         anorm = np.abs(hess).sum(axis=0).max()
         rcond, _ = scipy.linalg.lapack.dpocon(factor[0], anorm, uplo="L" if factor[1] else "U")
         if rcond > 1e3 * np.finfo(float).eps:
-            return -scipy.linalg.cho_solve(factor, grad, check_finite=False)
+            return -scipy.linalg.cho_solve(factor, grad, check_finite=False) / scale
     except np.linalg.LinAlgError:
         pass
     # Singular (collinear features without penalty): the minimum-norm Newton step.
-    return -scipy.linalg.lstsq(hess, grad, cond=1e-12, check_finite=False)[0]
+    return -scipy.linalg.lstsq(hess, grad, cond=1e-12, check_finite=False)[0] / scale
 
 
 def _cg_direction(problem: SmoothProblem, coef: np.ndarray, grad: np.ndarray) -> np.ndarray:
@@ -135,17 +149,17 @@ def _line_search(
     slope = float(grad @ direction)
     if not slope < 0:
         direction, slope = -grad, -float(grad @ grad)
-    grad_norm = np.max(np.abs(grad))
+    stop_crit = problem.stop_crit(coef, grad)
     step = 1.0
     for _ in range(_MAX_HALVINGS):
         trial = coef + step * direction
         trial_value, trial_grad = problem.value_grad(trial)
         if trial_value <= value + _ARMIJO * step * slope:
             return trial, trial_value, trial_grad
-        # Near the optimum the decrease is below rounding; progress in the gradient
-        # is then the only measurable sign of a better point.
+        # Near the optimum the decrease is below rounding; a clear drop of the
+        # gradient is then the only measurable sign of a better point.
         if abs(trial_value - value) <= 1e-14 * abs(value) and (
-            np.max(np.abs(trial_grad)) < grad_norm
+            problem.stop_crit(trial, trial_grad) < 0.5 * stop_crit
         ):
             return trial, trial_value, trial_grad
         step *= 0.5
