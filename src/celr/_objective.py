@@ -271,20 +271,17 @@ class LogisticObjective:
         if self.fit_intercept:
             # A weighted mean cannot overflow: it is bounded by the column maximum.
             center = np.asarray(X.T @ weight.astype(X.dtype), dtype=np.float64)
-        spread = np.zeros(self.n_features)
-        for rows, chunk in self._float64_chunks():
-            if sp.issparse(chunk):
-                # E[x^2] - mean^2 keeps the sparsity; the division by unit bounds it.
-                scaled = chunk @ sp.diags_array(1.0 / unit)
-                spread += scaled.multiply(scaled).T @ weight[rows]
-            else:
+        if sp.issparse(X):
+            spread = _sparse_centered_square_mean(X, weight, center, unit)
+        else:
+            spread = np.zeros(self.n_features)
+            for rows, chunk in self._float64_chunks():
                 deviation = (chunk - center) / unit
                 spread += (deviation * deviation).T @ weight[rows]
-        if sp.issparse(X) and self.fit_intercept:
-            spread -= (center / unit) ** 2
-        scale = unit * np.sqrt(np.maximum(spread, 0.0))
-        tiny = np.finfo(np.float64).tiny / np.finfo(np.float64).eps
-        self._center_scale = center, np.where(scale > tiny, scale, 1.0)
+        scale = unit * np.sqrt(spread)
+        # A column whose spread is at rounding level of its magnitude is constant.
+        constant = scale <= 1e3 * np.finfo(np.float64).eps * unit
+        self._center_scale = center, np.where(constant, 1.0, scale)
         return self._center_scale
 
     # -- row chunks -----------------------------------------------------------------------
@@ -318,3 +315,21 @@ class LogisticObjective:
             if self.fit_intercept:
                 chunk = np.hstack([chunk, np.ones((chunk.shape[0], 1))])
             yield rows, chunk
+
+
+def _sparse_centered_square_mean(
+    X: sp.sparray | sp.spmatrix, weight: np.ndarray, center: np.ndarray, unit: np.ndarray
+) -> np.ndarray:
+    """``sum_i w_i ((x_ij - c_j) / u_j)^2`` per column without densifying or cancelling.
+
+    Stored entries contribute their centred square; the implicit zeros contribute
+    ``(c_j / u_j)^2`` times their total weight.
+    """
+    coo = sp.coo_array(X)
+    row_weight = weight[coo.row]
+    deviation = (coo.data - center[coo.col]) / unit[coo.col]
+    n_features = X.shape[1]
+    stored = np.bincount(coo.col, weights=row_weight * deviation**2, minlength=n_features)
+    stored_weight = np.bincount(coo.col, weights=row_weight, minlength=n_features)
+    zero_weight = np.maximum(1.0 - stored_weight, 0.0)
+    return stored + zero_weight * (center / unit) ** 2

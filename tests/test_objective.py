@@ -1,0 +1,286 @@
+"""LogisticObjective against finite differences and an independent scipy reimplementation."""
+
+import itertools
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.special import expit, log_softmax
+
+from celr._objective import LogisticObjective
+
+N_SAMPLES = 40
+FEATURE_SCALES = np.array([0.1, 1.0, 10.0, 0.5, 3.0])
+N_FEATURES = len(FEATURE_SCALES)
+CONTAINERS = {"dense": np.asarray, "csr": sp.csr_array, "csr_matrix": sp.csr_matrix}
+
+
+def make_data(n_classes, weights, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(N_SAMPLES, N_FEATURES)) * FEATURE_SCALES
+    X[rng.random(X.shape) < 0.25] = 0.0  # some structural zeros for the sparse case
+    y = np.arange(N_SAMPLES) % n_classes
+    rng.shuffle(y)
+    w = np.ones(N_SAMPLES)
+    if weights == "random":
+        w = rng.uniform(0.2, 3.0, N_SAMPLES)
+        w[::7] = 0.0
+    return X, y, w
+
+
+def random_coef(n_scores, fit_intercept, rng):
+    """Flat coefficients in the documented layout, built without the objective's help."""
+    weights = rng.normal(scale=0.4, size=(n_scores, N_FEATURES)) / FEATURE_SCALES
+    table = np.hstack([weights, rng.normal(size=(n_scores, 1))]) if fit_intercept else weights
+    return table.ravel()
+
+
+def reference_value(X, y, w, coef, n_classes, fit_intercept):
+    n_scores = 1 if n_classes == 2 else n_classes
+    table = coef.reshape(n_scores, N_FEATURES + fit_intercept)
+    z = X @ table[:, :N_FEATURES].T + (table[:, -1] if fit_intercept else 0.0)
+    if n_classes == 2:
+        p1 = expit(z[:, 0])
+        log_p = np.log(np.where(y == 1, p1, 1.0 - p1))
+    else:
+        log_p = log_softmax(z, axis=1)[np.arange(len(y)), y]
+    return np.sum(w * -log_p) / np.sum(w)
+
+
+def assert_close(actual, desired, rtol):
+    """Relative comparison with an absolute floor relative to the largest entry."""
+    desired = np.asarray(desired)
+    np.testing.assert_allclose(actual, desired, rtol=rtol, atol=rtol * np.abs(desired).max())
+
+
+CASES = list(
+    itertools.product([2, 3], [True, False], ["unit", "random"], ["dense", "csr"], ["f8", "f4"])
+)
+
+
+@pytest.fixture(params=CASES, ids=["-".join(map(str, c)) for c in CASES])
+def case(request):
+    n_classes, fit_intercept, weights, container, dtype = request.param
+    X, y, w = make_data(n_classes, weights)
+    X = X.astype(dtype)
+    X64 = X.astype(np.float64)  # the same numbers, for float64 references
+    obj = LogisticObjective(CONTAINERS[container](X), y, w, n_classes, fit_intercept)
+    obj64 = LogisticObjective(X64, y, w, n_classes, fit_intercept)
+    rng = np.random.default_rng(1)
+    return SimpleNamespace(
+        obj=obj,
+        # Finite differences are taken on a float64 objective; float32 ones are compared
+        # to its derivatives with a float32 tolerance.
+        ref=obj if dtype == "f8" else obj64,
+        rtol=1e-6 if dtype == "f8" else 1e-4,
+        X64=X64,
+        y=y,
+        w=w,
+        n_classes=n_classes,
+        fit_intercept=fit_intercept,
+        coef=random_coef(obj.n_scores, fit_intercept, rng),
+        rng=rng,
+    )
+
+
+def fd_gradient(func, coef, h=1e-6):
+    grad = np.empty_like(coef)
+    for j in range(len(coef)):
+        e = np.zeros_like(coef)
+        e[j] = h
+        grad[j] = (func(coef + e) - func(coef - e)) / (2 * h)
+    return grad
+
+
+def test_value_matches_reference(case):
+    expected = reference_value(
+        case.X64, case.y, case.w, case.coef, case.n_classes, case.fit_intercept
+    )
+    value, _ = case.obj.value_grad(case.coef)
+    rtol = 1e-12 if case.ref is case.obj else 1e-5
+    np.testing.assert_allclose(case.obj.value(case.coef), expected, rtol=rtol)
+    np.testing.assert_allclose(value, expected, rtol=rtol)
+
+
+def test_gradient_matches_finite_differences(case):
+    _, grad = case.obj.value_grad(case.coef)
+    numeric = fd_gradient(case.ref.value, case.coef)
+    assert grad.shape == (case.obj.n_params,)
+    assert_close(grad, numeric, case.rtol)
+
+
+def test_hessp_matches_finite_differences_of_gradient(case):
+    hessp = case.obj.hessp_at(case.coef)
+    h = 1e-6
+    for _ in range(3):
+        v = case.rng.normal(size=case.obj.n_params)
+        g_plus = case.ref.value_grad(case.coef + h * v)[1]
+        g_minus = case.ref.value_grad(case.coef - h * v)[1]
+        assert_close(hessp(v), (g_plus - g_minus) / (2 * h), case.rtol)
+
+
+def test_hessian_matches_hessp_and_is_symmetric(case):
+    obj = case.obj
+    hess = obj.hessian(case.coef)
+    hessp = obj.hessp_at(case.coef)
+    columns = np.column_stack([hessp(e) for e in np.eye(obj.n_params)])
+    assert hess.shape == (obj.n_params, obj.n_params)
+    np.testing.assert_array_equal(hess, hess.T)
+    assert_close(hess, columns, 1e-10 if case.ref is obj else 1e-4)
+    assert np.all(np.linalg.eigvalsh(hess) > -1e-12 * np.abs(hess).max())
+
+
+def test_hessian_with_column_scale(case):
+    obj = case.obj
+    scale = case.rng.uniform(0.05, 20.0, N_FEATURES)
+    width = N_FEATURES + case.fit_intercept
+    d = np.ones(width)
+    d[:N_FEATURES] = 1.0 / scale
+    D = np.diag(np.tile(d, obj.n_scores))
+    hess = obj.hessian(case.coef)
+    assert_close(obj.hessian(case.coef, column_scale=scale), D @ hess @ D, 1e-12)
+
+
+def test_hessian_diag(case):
+    hess = case.obj.hessian(case.coef)
+    assert_close(case.obj.hessian_diag(case.coef), np.diag(hess), 1e-12)
+
+
+def test_pack_unpack_layout(case):
+    obj, coef = case.obj, case.coef
+    width = N_FEATURES + case.fit_intercept
+    weights, intercept = obj.unpack(coef)
+    table = coef.reshape(obj.n_scores, width)
+    np.testing.assert_array_equal(weights, table[:, :N_FEATURES])
+    np.testing.assert_array_equal(intercept, table[:, -1] if case.fit_intercept else 0.0)
+    np.testing.assert_array_equal(obj.pack(weights, intercept), coef)
+    # Semantics of the layout: entry k * width + j multiplies feature j in score k, and
+    # entry k * width + n_features is score k's intercept.
+    for k, j in itertools.product(range(obj.n_scores), range(width)):
+        unit = np.zeros(obj.n_params)
+        unit[k * width + j] = 1.0
+        z = obj.scores(unit).reshape(N_SAMPLES, obj.n_scores)
+        column = case.X64[:, j] if j < N_FEATURES else np.ones(N_SAMPLES)
+        np.testing.assert_array_equal(z[:, k], column)
+        np.testing.assert_array_equal(np.delete(z, k, axis=1), 0.0)
+
+
+def test_invariant_directions(case):
+    obj, coef = case.obj, case.coef
+    width = N_FEATURES + case.fit_intercept
+    if obj.n_scores == 1:
+        np.testing.assert_array_equal(obj.remove_invariant(coef), coef)
+        assert obj.invariant_projector() is None
+        return
+    shift = np.tile(case.rng.normal(size=width), obj.n_scores)
+    projected = obj.remove_invariant(coef)
+    np.testing.assert_allclose(obj.value(coef + shift), obj.value(coef), rtol=1e-5)
+    np.testing.assert_allclose(obj.value(projected), obj.value(coef), rtol=1e-5)
+    np.testing.assert_allclose(obj.remove_invariant(coef + shift), projected, atol=1e-12)
+    np.testing.assert_allclose(projected.reshape(obj.n_scores, width).sum(axis=0), 0, atol=1e-12)
+    _, grad = obj.value_grad(coef)
+    assert abs(grad @ shift) <= 1e-6 * np.linalg.norm(grad) * np.linalg.norm(shift)
+    P = obj.invariant_projector()
+    np.testing.assert_allclose(P @ P, P, atol=1e-15)
+    np.testing.assert_array_equal(P, P.T)
+    np.testing.assert_allclose(P @ shift, shift, atol=1e-12)
+    np.testing.assert_allclose(projected, coef - P @ coef, atol=1e-12)
+    hess = obj.hessian(coef)
+    np.testing.assert_allclose(hess @ P, 0.0, atol=1e-12 * np.abs(hess).max())
+
+
+def weighted_center_scale(X, w, fit_intercept):
+    if fit_intercept:
+        center = np.average(X, axis=0, weights=w)
+        return center, np.sqrt(np.average((X - center) ** 2, axis=0, weights=w))
+    return np.zeros(X.shape[1]), np.sqrt(np.average(X**2, axis=0, weights=w))
+
+
+FCS = list(itertools.product([True, False], ["unit", "random"], ["dense", "csr", "csr_matrix"]))
+
+
+@pytest.mark.parametrize(("fit_intercept", "weights", "container"), FCS)
+def test_feature_center_scale(fit_intercept, weights, container):
+    X, y, w = make_data(2, weights)
+    obj = LogisticObjective(CONTAINERS[container](X), y, w, 2, fit_intercept)
+    center, scale = obj.feature_center_scale()
+    ref_center, ref_scale = weighted_center_scale(X, w, fit_intercept)
+    np.testing.assert_allclose(center, ref_center, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(scale, ref_scale, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("fit_intercept", "weights", "container"), FCS)
+def test_feature_center_scale_extreme_magnitudes(fit_intercept, weights, container):
+    X, y, w = make_data(2, weights)
+    X[:, 3] = 0.0  # an all-zero column: no spread, scale 1
+    factors = np.array([1e200, 1e-200, 1.0, 1.0, 1e150])
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        obj = LogisticObjective(CONTAINERS[container](X * factors), y, w, 2, fit_intercept)
+        center, scale = obj.feature_center_scale()
+    ref_center, ref_scale = weighted_center_scale(X, w, fit_intercept)
+    ref_scale[3] = 1.0
+    np.testing.assert_allclose(center, ref_center * factors, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(scale, ref_scale * np.where(ref_scale == 1.0, 1.0, factors))
+    assert scale[3] == 1.0
+
+
+@pytest.mark.parametrize(("container", "value"), [("dense", 1.0), ("dense", 3.7), ("csr", 3.7)])
+def test_constant_column_gets_scale_one(container, value):
+    X, y, w = make_data(2, "unit")
+    X[:, 1] = value
+    obj = LogisticObjective(CONTAINERS[container](X), y, w, 2, True)
+    assert obj.feature_center_scale()[1][1] == 1.0
+
+
+def test_sparse_scale_of_column_with_large_mean():
+    X, y, w = make_data(2, "unit")
+    X[:, 0] = 1e8 + X[:, 0]
+    obj = LogisticObjective(sp.csr_array(X), y, w, 2, True)
+    np.testing.assert_allclose(obj.feature_center_scale()[1][0], X[:, 0].std(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("container", ["dense", "csr", "csr_matrix"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_X_is_neither_modified_nor_copied(container, dtype):
+    X_dense, y, w = make_data(3, "random")
+    X = CONTAINERS[container](X_dense.astype(dtype))
+    original = X.copy()
+    obj = LogisticObjective(X, y, w, 3, True)
+    coef = random_coef(3, True, np.random.default_rng(0))
+    obj.value_grad(coef)
+    obj.hessp_at(coef)(coef)
+    obj.hessian(coef, column_scale=np.full(N_FEATURES, 3.0))
+    obj.hessian_diag(coef)
+    obj.feature_center_scale()
+    obj.probabilities(coef)
+    assert obj.X is X
+    if sp.issparse(X):
+        for attr in ("data", "indices", "indptr"):
+            np.testing.assert_array_equal(getattr(X, attr), getattr(original, attr))
+        assert X.dtype == dtype
+    else:
+        np.testing.assert_array_equal(X, original)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("container", ["dense", "csr"])
+def test_weights_as_repetitions_and_deletions(n_classes, container):
+    X, y, _ = make_data(n_classes, "unit")
+    rng = np.random.default_rng(5)
+    counts = rng.integers(0, 4, N_SAMPLES)  # 0 drops the row
+    weighted = LogisticObjective(CONTAINERS[container](X), y, counts, n_classes, True)
+    rows = np.repeat(np.arange(N_SAMPLES), counts)
+    repeated = LogisticObjective(
+        CONTAINERS[container](X[rows]), y[rows], np.ones(len(rows)), n_classes, True
+    )
+    coef = random_coef(weighted.n_scores, True, rng)
+    value, grad = weighted.value_grad(coef)
+    value_r, grad_r = repeated.value_grad(coef)
+    np.testing.assert_allclose(value, value_r, rtol=1e-13)
+    assert_close(grad, grad_r, 1e-12)
+    assert_close(weighted.hessian(coef), repeated.hessian(coef), 1e-12)
+    for a, b in zip(weighted.feature_center_scale(), repeated.feature_center_scale(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
