@@ -11,8 +11,8 @@ References are to Jurafsky & Martin, *Speech and Language Processing* (3rd ed.),
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike
 import scipy.special
+from numpy.typing import ArrayLike
 from scipy.special import expit, log_expit
 
 __all__ = ["cross_entropy_loss"]
