@@ -1,0 +1,113 @@
+"""Shared test problems and their tight reference optima."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import pytest
+from scipy.special import log_expit, log_softmax
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+
+def reference_objective(X, y, coef, intercept, C, sample_weight=None, class_weight=None):
+    """DESIGN.md's objective, written independently of celr (scipy.special only)."""
+    classes = np.unique(y)
+    codes = np.searchsorted(classes, y)
+    weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+    if class_weight is not None:
+        weight = weight * np.array([class_weight[c] for c in classes])[codes]
+    scores = np.asarray(X @ np.asarray(coef, float).T) + np.asarray(intercept, float)
+    if len(classes) == 2:
+        log_p = np.where(codes == 1, log_expit(scores[:, 0]), log_expit(-scores[:, 0]))
+    else:
+        log_p = log_softmax(scores, axis=1)[np.arange(len(y)), codes]
+    total = weight.sum()
+    penalty = 0.0 if np.isinf(C) else 0.5 * np.sum(np.asarray(coef, float) ** 2) / (C * total)
+    return float(-(weight @ log_p) / total + penalty)
+
+
+@dataclass(frozen=True)
+class ReferenceProblem:
+    name: str
+    X: np.ndarray
+    y: np.ndarray
+    C: float
+    sample_weight: np.ndarray | None
+    class_weight: dict | None
+    f_star: float
+
+    def objective_of(self, model) -> float:
+        return reference_objective(
+            self.X,
+            self.y,
+            model.coef_,
+            model.intercept_,
+            self.C,
+            self.sample_weight,
+            self.class_weight,
+        )
+
+    def gap(self, model) -> float:
+        return (self.objective_of(model) - self.f_star) / self.f_star
+
+
+def _data(name):
+    loaders = {
+        "breast_cancer": load_breast_cancer,
+        "iris": load_iris,
+        "wine": load_wine,
+        "digits": load_digits,
+    }
+    base = name.removesuffix("_scaled")
+    X, y = loaders[base](return_X_y=True)
+    if name.endswith("_scaled"):
+        X = StandardScaler().fit_transform(X)
+    return X, y
+
+
+@cache
+def reference_problem_for(name: str, C: float, weighted: bool) -> ReferenceProblem:
+    """Solve one problem very tightly with scikit-learn, scored by the reference objective."""
+    X, y = _data(name)
+    sample_weight = class_weight = None
+    if weighted:
+        sample_weight = np.random.default_rng(0).integers(0, 4, size=len(y)).astype(float)
+        class_weight = {c: 1.0 + i for i, c in enumerate(np.unique(y))}
+    ref = LogisticRegression(
+        C=C, solver="newton-cholesky", tol=1e-13, max_iter=1000, class_weight=class_weight
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref.fit(X, y, sample_weight=sample_weight)
+    f_star = reference_objective(X, y, ref.coef_, ref.intercept_, C, sample_weight, class_weight)
+    return ReferenceProblem(name, X, y, C, sample_weight, class_weight, f_star)
+
+
+REFERENCE_CASES = [
+    ("breast_cancer", 1.0, False),
+    ("breast_cancer", 100.0, True),
+    ("breast_cancer_scaled", 0.1, False),
+    ("iris", 1.0, True),
+    ("wine", 10.0, False),
+    ("wine_scaled", 1.0, True),
+    ("digits", 1.0, False),
+]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_blas_thread():
+    """Solvers called directly run as the estimator runs them: one BLAS thread."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+@pytest.fixture(params=REFERENCE_CASES, ids=lambda case: f"{case[0]}-C{case[1]:g}-w{case[2]:d}")
+def reference_problem(request) -> ReferenceProblem:
+    return reference_problem_for(*request.param)

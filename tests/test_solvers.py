@@ -1,0 +1,153 @@
+"""Every solver against a tight reference optimum, and the solver interface."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+
+from celr import CrossEntropyLogisticRegression
+from celr._objective import LogisticObjective
+from celr._penalty import ElasticNetPenalty
+from celr.solvers import SOLVERS, choose_solver, lbfgs, newton
+from celr.solvers._base import IterationInfo
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs", "auto"])
+def test_default_fit_reaches_reference_optimum(reference_problem, solver):
+    problem = reference_problem
+    model = CrossEntropyLogisticRegression(
+        C=problem.C, class_weight=problem.class_weight, solver=solver, max_iter=20_000
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(problem.X, problem.y, sample_weight=problem.sample_weight)
+    assert problem.gap(model) < 1e-8
+    assert problem.gap(model) > -1e-10  # never below the optimum: the reference is tight
+
+
+def _objective_and_penalty(problem, sparse=False):
+    classes, codes = np.unique(problem.y, return_inverse=True)
+    weight = np.ones(len(codes)) if problem.sample_weight is None else problem.sample_weight
+    if problem.class_weight is not None:
+        weight = weight * np.array([problem.class_weight[c] for c in classes])[codes]
+    X = sp.csr_array(problem.X) if sparse else problem.X
+    objective = LogisticObjective(X, codes, weight, len(classes), True)
+    table = np.ones((objective.n_scores, objective.n_features + 1), bool)
+    table[:, -1] = False
+    penalty = ElasticNetPenalty(1 / (problem.C * objective.weight_sum), 0.0, table.ravel())
+    return objective, penalty
+
+
+def _gap(problem, objective, coef):
+    weights, intercept = objective.unpack(coef)
+    if objective.n_scores > 1:
+        weights, intercept = weights - weights.mean(0), intercept - intercept.mean()
+
+    class Fitted:
+        coef_, intercept_ = weights, intercept
+
+    return problem.gap(Fitted)
+
+
+@pytest.mark.parametrize("exact_hessian", [True, False], ids=["cholesky", "cg"])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_newton_inner_solves_reach_optimum(reference_problem, exact_hessian, sparse):
+    objective, penalty = _objective_and_penalty(reference_problem, sparse)
+    result = newton.solve(
+        objective,
+        penalty,
+        np.zeros(objective.n_params),
+        tol=1e-9,
+        max_iter=200,
+        exact_hessian=exact_hessian,
+    )
+    assert result.converged
+    assert _gap(reference_problem, objective, result.coef) < 1e-8
+    assert result.n_iter <= (30 if exact_hessian else 60)
+
+
+def test_solver_interface_reports_history_and_callbacks(reference_problem):
+    objective, penalty = _objective_and_penalty(reference_problem)
+    for spec in SOLVERS.values():
+        seen: list[IterationInfo] = []
+        result = spec.solve(
+            objective,
+            penalty,
+            np.zeros(objective.n_params),
+            tol=1e-6,
+            max_iter=50_000,
+            callback=seen.append,
+        )
+        assert len(result.history) == result.n_iter + 1 == len(seen) + 1
+        assert [info.n_iter for info in seen] == list(range(1, result.n_iter + 1))
+        assert seen[-1].stop_crit == result.stop_crit
+        assert result.converged == (result.stop_crit <= 1e-6) or spec.name == "newton"
+        # The objective never increases along the way (line searches / L-BFGS-B).
+        assert np.all(np.diff(result.history) <= 1e-12 * abs(result.history[0]))
+
+
+def test_max_iter_zero_returns_start():
+    objective, penalty = _objective_and_penalty(reference_problem_small())
+    for spec in SOLVERS.values():
+        start = np.random.default_rng(0).normal(size=objective.n_params)
+        result = spec.solve(objective, penalty, start, tol=1e-8, max_iter=0)
+        assert result.n_iter == 0 and not result.converged
+        # Only softmax's flat directions (a shift shared by all classes) are removed.
+        np.testing.assert_allclose(result.coef, objective.remove_invariant(start))
+        assert objective.value(result.coef) == pytest.approx(objective.value(start))
+
+
+def reference_problem_small():
+    from tests.conftest import reference_problem_for
+
+    return reference_problem_for("iris", 1.0, False)
+
+
+def test_lbfgs_standardized_coordinates_round_trip():
+    problem = reference_problem_small()
+    objective, _ = _objective_and_penalty(problem)
+    coords = lbfgs.StandardizedCoordinates(objective)
+    coef = np.random.default_rng(0).normal(size=objective.n_params)
+    np.testing.assert_allclose(coords.to_coef(coords.from_coef(coef)), coef, rtol=1e-12)
+    # Chain rule: <grad_u, du> equals <grad_coef, dcoef> for a linear map.
+    grad = np.random.default_rng(1).normal(size=objective.n_params)
+    du = np.random.default_rng(2).normal(size=objective.n_params)
+    dcoef = coords.to_coef(du) - coords.to_coef(np.zeros_like(du))
+    np.testing.assert_allclose(coords.gradient_to_u(grad) @ du, grad @ dcoef, rtol=1e-10)
+
+
+def test_auto_rule_and_supported_penalties():
+    assert choose_solver(n_params=newton.EXACT_HESSIAN_MAX_PARAMS, l1_ratio=0.0) == "newton"
+    assert choose_solver(n_params=newton.EXACT_HESSIAN_MAX_PARAMS + 1, l1_ratio=0.0) == "lbfgs"
+    assert not any(spec.supports_l1 for spec in SOLVERS.values())
+
+
+# Regression guard (not timing based): objective+gradient evaluations each solver needs.
+# Recorded on 2026-11-24; a change that needs more evaluations must say why.
+EVALUATION_BOUNDS = {
+    ("breast_cancer", "newton"): 15,
+    ("breast_cancer_scaled", "newton"): 12,
+    ("digits", "newton"): 15,
+    ("breast_cancer_scaled", "lbfgs"): 120,
+    ("wine_scaled", "lbfgs"): 80,
+}
+
+
+@pytest.mark.parametrize(("name", "solver"), sorted(EVALUATION_BOUNDS))
+def test_number_of_evaluations_stays_bounded(name, solver, monkeypatch):
+    from tests.conftest import reference_problem_for
+
+    problem = reference_problem_for(name, 1.0, False)
+    objective, penalty = _objective_and_penalty(problem)
+    calls = []
+    original = objective.value_grad
+    monkeypatch.setattr(objective, "value_grad", lambda c: calls.append(1) or original(c))
+    result = SOLVERS[solver].solve(
+        objective, penalty, np.zeros(objective.n_params), tol=1e-8, max_iter=10_000
+    )
+    assert result.converged
+    assert len(calls) <= EVALUATION_BOUNDS[name, solver], len(calls)
