@@ -15,7 +15,10 @@ def test_quickstart_runs_and_celr_reaches_the_optimum(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "best C" in out and "test accuracy" in out and "test log-loss" in out
     celr_line = next(line for line in out.splitlines() if "celr Cross" in line)
-    sklearn_default = next(line for line in out.splitlines() if "LogisticRegression() " in line)
+    lines = [line.strip() for line in out.splitlines()]
+    sklearn_default = next(
+        line for line in lines if line.startswith("sklearn LogisticRegression()")
+    )
     assert "ConvergenceWarning" not in celr_line
     assert "ConvergenceWarning" in sklearn_default  # the annoyance celr removes
     assert "(celr 0.0e+00)" in out  # celr's objective is the lowest of all fitters
