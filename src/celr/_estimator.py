@@ -218,7 +218,7 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
         self.classes_, y_codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(
-                f"y contains only one class ({self.classes_[0]!r}); a classifier needs "
+                f"y contains only one class ({self.classes_[0]}); a classifier needs "
                 "samples of at least two classes."
             )
         weights = _check_sample_weight(
@@ -228,6 +228,11 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
             class_weight = compute_class_weight(
                 self.class_weight, classes=self.classes_, y=y, sample_weight=weights
             )
+            if not np.all(np.isfinite(class_weight)) or np.any(class_weight < 0):
+                raise ValueError(
+                    "class_weight must give every class a finite, non-negative weight; "
+                    f"got {dict(zip(self.classes_.tolist(), class_weight.tolist(), strict=True))}."
+                )
             weights *= class_weight[y_codes]
         weighted_classes = np.unique(y_codes[weights > 0])
         if len(weighted_classes) < 2:
@@ -277,7 +282,7 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
                 "penalty (C=inf) the optimum is at infinity: the coefficients are finite "
                 "only because the solver stopped. Use a finite C for a unique model.",
                 SeparationWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             return
         if not result.converged:
@@ -286,12 +291,14 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
                 if result.n_iter >= self.max_iter
                 else "could not decrease the objective further"
             )
+            advice = "increase max_iter or loosen tol" + (
+                "" if self.solver_ == "newton" else ", or try solver='newton'"
+            )
             warnings.warn(
                 f"solver={self.solver_!r} {reason} with gradient max-norm "
-                f"{result.stop_crit:.2e} > tol={self.tol:g}. Increase max_iter, try "
-                "solver='newton', or loosen tol.",
+                f"{result.stop_crit:.2e} > tol={self.tol:g}: {advice}.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
     def _print_progress(self, info) -> None:

@@ -331,5 +331,8 @@ def _sparse_centered_square_mean(
     n_features = X.shape[1]
     stored = np.bincount(coo.col, weights=row_weight * deviation**2, minlength=n_features)
     stored_weight = np.bincount(coo.col, weights=row_weight, minlength=n_features)
-    zero_weight = np.maximum(1.0 - stored_weight, 0.0)
+    # 1 - stored_weight leaves a rounding residue (~1e-15) for fully stored columns, which
+    # would give a constant column a spurious spread: count instead.
+    fully_stored = np.bincount(coo.col, minlength=n_features) == X.shape[0]
+    zero_weight = np.where(fully_stored, 0.0, np.maximum(1.0 - stored_weight, 0.0))
     return stored + zero_weight * (center / unit) ** 2

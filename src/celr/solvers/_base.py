@@ -66,8 +66,12 @@ class SmoothProblem:
         self.penalty = penalty
         self.n_params = objective.n_params
         self.n_evaluations = 0
-        _, self.feature_scale = objective.feature_center_scale()
-        # Per-parameter spread: that of the feature a weight multiplies, 1 for intercepts.
+        _, spread = objective.feature_center_scale()
+        # The natural unit of each weight: the square root of a bound on its curvature,
+        # p(1-p) sd^2 + l2 <= (sd^2 + 4 l2) / 4. Without penalty this is the feature's
+        # spread (standardised features); a penalty that dominates (features of 1e-150)
+        # keeps negligible gradients from looking large. Intercepts: 1.
+        self.feature_scale = np.sqrt(spread**2 + 4.0 * penalty.l2_strength)
         self.param_scale = objective.pack(
             np.broadcast_to(self.feature_scale, (objective.n_scores, objective.n_features)),
             np.ones(objective.n_scores),
@@ -98,6 +102,8 @@ class SmoothProblem:
     def stop_crit(self, coef: np.ndarray, grad: np.ndarray) -> float:
         """Max-norm of the gradient (L1: its distance to the subdifferential) with respect
         to the coefficients of standardised features, ``|g_j| / param_scale_j``.
+        ``param_scale`` is the feature's standard deviation (RMS without intercept), raised
+        to ``2 sqrt(l2)`` where the L2 penalty's curvature dominates.
 
         Measuring in those units makes the test as scale invariant as Newton's method:
         multiplying a feature by 1e10 changes neither the fitted model's predictions nor
@@ -105,3 +111,13 @@ class SmoothProblem:
         """
         distance = self.penalty.subdiff_distance(coef, grad) / self.param_scale
         return float(np.max(distance, initial=0.0))
+
+    def converged_when_stalled(self, stop_crit: float, tol: float) -> bool:
+        """Whether a solver that can no longer decrease f has converged all the same.
+
+        A line search compares values of f; once the gradient is near
+        ``sqrt(precision)`` (1.5e-8 for float64 data, 3.5e-4 for float32) the decrease left
+        is below f's rounding, so no method can resolve it. Within 10x of that the point
+        counts as converged; above, the stall means the solver failed.
+        """
+        return stop_crit <= max(tol, 10.0 * np.sqrt(self.objective.precision))

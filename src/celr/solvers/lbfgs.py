@@ -35,13 +35,15 @@ def history_size(n_params: int) -> int:
 class StandardizedCoordinates:
     """The linear change of variables between ``coef`` and standardised coordinates.
 
-    Centre and scale come from ``objective.feature_center_scale()``: with an intercept the
-    weighted mean and standard deviation, without it zero and the root mean square.
+    The centre is ``objective.feature_center_scale()``'s (the weighted mean with an
+    intercept, zero without); the scale is ``SmoothProblem.feature_scale``, the spread
+    raised where the L2 penalty dominates the curvature.
     """
 
-    def __init__(self, objective) -> None:
+    def __init__(self, objective, scale: np.ndarray) -> None:
         self.objective = objective
-        self.center, self.scale = objective.feature_center_scale()
+        self.center, _ = objective.feature_center_scale()
+        self.scale = scale
 
     def to_coef(self, u: np.ndarray) -> np.ndarray:
         v, c = self.objective.unpack(u)
@@ -90,7 +92,7 @@ def solve(
     SolverResult
     """
     problem = SmoothProblem(objective, penalty)
-    coords = StandardizedCoordinates(objective)
+    coords = StandardizedCoordinates(objective, problem.feature_scale)
     last = {}
 
     def value_and_grad_u(u: np.ndarray) -> tuple[float, np.ndarray]:
@@ -133,4 +135,7 @@ def solve(
                 "gtol": 0.0,
             },
         )
-    return SolverResult(coef, n_iter, stop_crit <= tol, stop_crit, history)
+    converged = stop_crit <= tol or (
+        0 < n_iter < max_iter and problem.converged_when_stalled(stop_crit, tol)
+    )
+    return SolverResult(coef, n_iter, converged, stop_crit, history)

@@ -77,14 +77,17 @@ def solve(
             direction = _cg_direction(problem, coef, grad)
         direction = objective.remove_invariant(direction)
         # Newton decrement: the decrease the quadratic model promises, about twice the
-        # remaining gap. Below the precision f can be evaluated to (float32 data), no
-        # step can be told from noise: the point is optimal to that precision.
+        # remaining gap. Below the precision f is evaluated to (float32 data), a line
+        # search on f judges noise; the step is then kept only if it halves the gradient.
         if -float(grad @ direction) <= 4 * objective.precision * abs(value):
-            converged = True
-            break
-        step = _line_search(problem, coef, value, grad, direction)
+            step = _gradient_halving_step(problem, coef, stop_crit, direction)
+        else:
+            step = _line_search(problem, coef, value, grad, direction)
         if step is None:
-            break  # no decrease is measurable any more: the iterate is as good as it gets
+            # Nothing measurable is left to gain. That is convergence only if the gradient
+            # is at the level rounding allows; else the direction was unsound.
+            converged = problem.converged_when_stalled(stop_crit, tol)
+            break
         coef, value, grad = step
         n_iter += 1
         stop_crit = problem.stop_crit(coef, grad)
@@ -136,6 +139,17 @@ def _cg_direction(problem: SmoothProblem, coef: np.ndarray, grad: np.ndarray) ->
             M=LinearOperator((n, n), matvec=lambda v: inv_diag * v, dtype=np.float64),
         )
     return direction
+
+
+def _gradient_halving_step(
+    problem: SmoothProblem, coef: np.ndarray, stop_crit: float, direction: np.ndarray
+) -> tuple[np.ndarray, float, np.ndarray] | None:
+    """The full step if it at least halves the optimality measure, else None."""
+    trial = coef + direction
+    trial_value, trial_grad = problem.value_grad(trial)
+    if problem.stop_crit(trial, trial_grad) <= 0.5 * stop_crit:
+        return trial, trial_value, trial_grad
+    return None
 
 
 def _line_search(
