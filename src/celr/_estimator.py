@@ -225,9 +225,7 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
             sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
         )
         if self.class_weight is not None:
-            class_weight = compute_class_weight(
-                self.class_weight, classes=self.classes_, y=y, sample_weight=weights
-            )
+            class_weight = _class_weights(self.class_weight, self.classes_, y, y_codes, weights)
             if not np.all(np.isfinite(class_weight)) or np.any(class_weight < 0):
                 raise ValueError(
                     "class_weight must give every class a finite, non-negative weight; "
@@ -408,3 +406,17 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
         else:
             per_sample, _ = multinomial_loss_and_residual(scores, codes)
         return float(np.average(per_sample, weights=weights))
+
+
+def _class_weights(class_weight, classes, y, y_codes, sample_weight) -> np.ndarray:
+    """Per-class weights; 'balanced' as scikit-learn >= 1.7 does, with sample weights.
+
+    ``'balanced'`` gives class k the weight ``sum(s) / (K * sum_{y_i = k} s_i)``, so every
+    class carries the same total weight; a class whose rows all weigh 0 gets 0 (its
+    rows do not count either way) instead of scikit-learn's division by zero.
+    """
+    if isinstance(class_weight, str):  # 'balanced', the only string allowed
+        totals = np.bincount(y_codes, weights=sample_weight, minlength=len(classes))
+        share = totals.sum() / len(classes)
+        return np.divide(share, totals, out=np.zeros(len(classes)), where=totals > 0)
+    return compute_class_weight(class_weight, classes=classes, y=y)
