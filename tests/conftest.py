@@ -9,7 +9,13 @@ from functools import cache
 import numpy as np
 import pytest
 from scipy.special import log_expit, log_softmax
-from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_iris,
+    load_wine,
+    make_classification,
+)
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
@@ -57,6 +63,9 @@ class ReferenceProblem:
 
 
 def _data(name):
+    if name == "tall_raw":  # 20,000 x 50, column scales log-uniform in [0.01, 100]
+        X, y = make_classification(20_000, 50, n_informative=20, flip_y=0.05, random_state=0)
+        return X * np.exp(np.random.default_rng(1).uniform(-4.6, 4.6, 50)), y
     loaders = {
         "breast_cancer": load_breast_cancer,
         "iris": load_iris,
@@ -96,6 +105,7 @@ REFERENCE_CASES = [
     ("wine", 10.0, False),
     ("wine_scaled", 1.0, True),
     ("digits", 1.0, False),
+    ("tall_raw", 1.0, True),
 ]
 
 

@@ -130,28 +130,40 @@ def test_auto_rule_and_supported_penalties():
     assert not any(spec.supports_l1 for spec in SOLVERS.values())
 
 
-# Regression guard (not timing based): objective+gradient evaluations each solver needs.
-# Recorded on 2026-11-24; a change that needs more evaluations must say why.
-EVALUATION_BOUNDS = {
-    ("breast_cancer", "newton"): 15,
-    ("breast_cancer_scaled", "newton"): 12,
-    ("digits", "newton"): 15,
-    ("breast_cancer_scaled", "lbfgs"): 120,
-    ("wine_scaled", "lbfgs"): 80,
+# Regression guard (not timing based): passes over X each solver needs, as
+# (objective+gradient evaluations, Hessian builds). Recorded on 2026-11-24 with one
+# slack evaluation; a change that needs more must say why in its commit.
+PASS_BOUNDS = {
+    ("breast_cancer", "newton"): (13, 8),
+    ("breast_cancer_scaled", "newton"): (15, 7),
+    ("digits", "newton"): (15, 10),
+    ("breast_cancer_scaled", "lbfgs"): (42, 0),
+    ("wine_scaled", "lbfgs"): (32, 0),
+    # Tall enough that Newton builds its Hessian from every 2nd row (hessian_row_stride).
+    ("tall_raw", "newton"): (11, 3),
+    ("tall_raw", "lbfgs"): (36, 0),
 }
 
 
-@pytest.mark.parametrize(("name", "solver"), sorted(EVALUATION_BOUNDS))
-def test_number_of_evaluations_stays_bounded(name, solver, monkeypatch):
+@pytest.mark.parametrize(("name", "solver"), sorted(PASS_BOUNDS))
+def test_number_of_passes_over_X_stays_bounded(name, solver, monkeypatch):
     from tests.conftest import reference_problem_for
 
     problem = reference_problem_for(name, 1.0, False)
     objective, penalty = _objective_and_penalty(problem)
-    calls = []
-    original = objective.value_grad
-    monkeypatch.setattr(objective, "value_grad", lambda c: calls.append(1) or original(c))
+    counts = {"value_grad": 0, "hessian": 0}
+    for method in counts:  # on the class: row-subsampled objectives count too
+        original = getattr(LogisticObjective, method)
+
+        def counted(*args, _original=original, _method=method, **kwargs):
+            counts[_method] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(LogisticObjective, method, counted)
     result = SOLVERS[solver].solve(
         objective, penalty, np.zeros(objective.n_params), tol=1e-8, max_iter=10_000
     )
     assert result.converged
-    assert len(calls) <= EVALUATION_BOUNDS[name, solver], len(calls)
+    print(name, solver, counts)
+    assert counts["value_grad"] <= PASS_BOUNDS[name, solver][0]
+    assert counts["hessian"] <= PASS_BOUNDS[name, solver][1]

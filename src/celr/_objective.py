@@ -83,6 +83,7 @@ class LogisticObjective:
         self.n_params = self.n_scores * (self.n_features + self.fit_intercept)
         self._y_float = self.y.astype(np.float64)
         self._center_scale: tuple[np.ndarray, np.ndarray] | None = None
+        self._subsamples: dict[int, LogisticObjective] = {}
         # Relative precision of a value computed from products in X's dtype.
         self.precision = float(np.finfo(X.dtype).eps)
 
@@ -101,6 +102,27 @@ class LogisticObjective:
             return weights.ravel().copy()
         intercept = np.asarray(intercept, dtype=np.float64).reshape(self.n_scores, 1)
         return np.hstack([weights, intercept]).ravel()
+
+    def row_subsample(self, stride: int) -> LogisticObjective:
+        """The same objective on every ``stride``-th row (weights renormalised).
+
+        Its curvature estimates this objective's curvature at ``1/stride`` of the cost;
+        dense X is a strided view, not a copy.
+        """
+        if stride <= 1:
+            return self
+        sub = self._subsamples.get(stride)
+        if sub is None:
+            sub = LogisticObjective(
+                self.X[::stride],
+                self.y[::stride],
+                self.normalized_weight[::stride],
+                self.n_classes,
+                self.fit_intercept,
+            )
+            sub._center_scale = self._center_scale
+            self._subsamples[stride] = sub
+        return sub
 
     # -- softmax's shift invariance -------------------------------------------------------
     def remove_invariant(self, vector: np.ndarray) -> np.ndarray:
