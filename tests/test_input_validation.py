@@ -366,13 +366,13 @@ def test_float64_input_is_fitted_without_a_copy(container, monkeypatch):
     X, y = dataset("binary")
     X_in = container(np.where(np.abs(X) < 0.3, 0.0, X))
     seen = []
-    original = celr._estimator.LogisticObjective
+    original = celr._estimator.make_objective
 
     def spy(X_fit, *args, **kwargs):
         seen.append(X_fit)
         return original(X_fit, *args, **kwargs)
 
-    monkeypatch.setattr(celr._estimator, "LogisticObjective", spy)
+    monkeypatch.setattr(celr._estimator, "make_objective", spy)
     Model().fit(X_in, y)
     (X_fit,) = seen
     data = (lambda a: a.data) if sp.issparse(X_in) else np.asarray

@@ -25,6 +25,7 @@ from celr._loss import (
     softmax,
 )
 from celr._objective import LogisticObjective
+from celr._parallel import make_objective
 from celr._penalty import ElasticNetPenalty
 from celr._separation import SeparationWarning, separates
 from celr.solvers import SOLVERS, check_solver_supports, choose_solver
@@ -36,6 +37,15 @@ _FLOAT_DTYPES = (np.float64, np.float32)
 def _blas_controller() -> ThreadpoolController:
     """One controller for the process: building one scans the loaded libraries (~2 ms)."""
     return ThreadpoolController()
+
+
+def _thread_budget() -> int:
+    """Threads a fit may use: as many as BLAS may, so that limits set by the caller or by
+    joblib (one per worker in GridSearchCV(n_jobs=...)) hold for celr's threads too."""
+    budgets = [
+        info["num_threads"] for info in _blas_controller().info() if info["user_api"] == "blas"
+    ]
+    return max(budgets, default=1)
 
 
 class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
@@ -185,12 +195,20 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
             check_solver_supports(self._solver_name(1), self.l1_ratio)
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=_FLOAT_DTYPES)
         y_codes, weights = self._encode_targets(X, y, sample_weight)
-        objective = LogisticObjective(X, y_codes, weights, len(self.classes_), self.fit_intercept)
+        objective = make_objective(
+            X,
+            y_codes,
+            weights,
+            len(self.classes_),
+            self.fit_intercept,
+            n_threads=_thread_budget(),
+        )
         penalty = self._penalty(objective)
         self.solver_ = self._solver_name(objective.n_params)
-        # One BLAS thread: the per-iteration products are memory-bound, and idle OpenBLAS
-        # workers (numpy's and scipy's pools) spin against the pointwise numpy work. On 2
-        # cores one thread was 1.2-11x faster for every size up to 500k x 100.
+        # One BLAS thread per celr thread: idle OpenBLAS workers (numpy's and scipy's
+        # pools) spin against the pointwise numpy work; on 2 cores one BLAS thread was
+        # 1.2-11x faster for every size up to 500k x 100. Parallelism comes from row
+        # blocks instead (celr._parallel).
         with _blas_controller().limit(limits=1, user_api="blas"):
             result = SOLVERS[self.solver_].solve(
                 objective,

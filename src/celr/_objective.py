@@ -53,6 +53,9 @@ class LogisticObjective:
         Number of classes ``K >= 2``.
     fit_intercept : bool
         Whether the model has an (unpenalised) intercept per score.
+    weight_sum : float, optional
+        Normaliser ``S``; by default ``sum(sample_weight)``. Row blocks of a larger
+        problem pass the whole problem's sum.
 
     Examples
     --------
@@ -71,10 +74,14 @@ class LogisticObjective:
         sample_weight: np.ndarray,
         n_classes: int,
         fit_intercept: bool,
+        *,
+        weight_sum: float | None = None,
     ) -> None:
         self.X = X
         self.y = np.asarray(y, dtype=np.intp)
-        self.weight_sum = float(np.sum(sample_weight))
+        # A row block of a larger problem normalises by the whole problem's weight sum, so
+        # that the blocks' values and gradients add up to the whole one's.
+        self.weight_sum = float(np.sum(sample_weight)) if weight_sum is None else weight_sum
         self.normalized_weight = np.asarray(sample_weight, dtype=np.float64) / self.weight_sum
         self.n_classes = int(n_classes)
         self.fit_intercept = bool(fit_intercept)

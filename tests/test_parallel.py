@@ -1,0 +1,78 @@
+"""Row-block parallel objective: the same sums as the whole problem, no copies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose
+from sklearn.datasets import make_classification
+
+import celr._parallel
+from celr import CrossEntropyLogisticRegression
+from celr._objective import LogisticObjective
+from celr._parallel import RowBlockObjective, make_objective
+
+
+def problem(n_classes, container, n=301, d=7):
+    X, y = make_classification(n, d, n_informative=5, n_classes=n_classes, random_state=0)
+    X = np.where(np.abs(X) < 0.4, 0.0, X)
+    weight = np.random.default_rng(0).integers(0, 3, n).astype(float)
+    return container(X), y, weight
+
+
+@pytest.mark.parametrize("container", [np.asarray, sp.csr_array])
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("n_blocks", [2, 3])
+def test_blocks_add_up_to_the_whole(container, n_classes, n_blocks):
+    X, y, weight = problem(n_classes, container)
+    whole = LogisticObjective(X, y, weight, n_classes, True)
+    blocked = RowBlockObjective(LogisticObjective(X, y, weight, n_classes, True), n_blocks)
+    rng = np.random.default_rng(1)
+    coef, vector = rng.normal(size=(2, whole.n_params))
+    scale = rng.uniform(0.5, 2.0, whole.n_features)
+    assert blocked.value(coef) == pytest.approx(whole.value(coef), rel=1e-13)
+    value, grad = blocked.value_grad(coef)
+    assert value == pytest.approx(whole.value_grad(coef)[0], rel=1e-13)
+    assert_allclose(grad, whole.value_grad(coef)[1], rtol=1e-12, atol=1e-15)
+    assert_allclose(blocked.hessp_at(coef)(vector), whole.hessp_at(coef)(vector), atol=1e-14)
+    assert_allclose(blocked.hessian(coef, scale), whole.hessian(coef, scale), atol=1e-14)
+    assert_allclose(blocked.hessian_diag(coef), whole.hessian_diag(coef), atol=1e-15)
+    sub = blocked.row_subsample(2)
+    assert_allclose(sub.value(coef), whole.row_subsample(2).value(coef), rtol=1e-13)
+    assert blocked.n_params == whole.n_params  # everything else is the whole problem's
+
+
+def test_blocks_share_the_callers_memory():
+    X, y, weight = problem(2, sp.csr_array)
+    blocked = RowBlockObjective(LogisticObjective(X, y, weight, 2, True), 2)
+    for block in blocked.blocks:
+        assert np.shares_memory(block.X.data, X.data)
+        assert np.shares_memory(block.X.indices, X.indices)
+    X_dense = X.toarray()
+    blocked = RowBlockObjective(LogisticObjective(X_dense, y, weight, 2, True), 2)
+    assert all(np.shares_memory(block.X, X_dense) for block in blocked.blocks)
+
+
+def test_small_or_csc_or_single_thread_problems_stay_whole():
+    X, y, weight = problem(2, np.asarray)
+    assert isinstance(make_objective(X, y, weight, 2, True, n_threads=8), LogisticObjective)
+    big = np.zeros((1000, 1000))
+    big_y = np.arange(1000) % 2
+    ones = np.ones(1000)
+    assert isinstance(make_objective(big, big_y, ones, 2, True, n_threads=2), RowBlockObjective)
+    assert isinstance(make_objective(big, big_y, ones, 2, True, n_threads=1), LogisticObjective)
+    csc = sp.csc_array(big + np.eye(1000))
+    assert isinstance(make_objective(csc, big_y, ones, 2, True, n_threads=2), LogisticObjective)
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_fit_with_blocks_equals_fit_without(monkeypatch, solver, n_classes):
+    X, y, weight = problem(n_classes, np.asarray, n=3000)
+    serial = CrossEntropyLogisticRegression(solver=solver).fit(X, y, sample_weight=weight)
+    monkeypatch.setattr(celr._parallel, "MIN_ENTRIES_PER_BLOCK", 100)
+    monkeypatch.setattr(celr._estimator, "_thread_budget", lambda: 2)
+    blocked = CrossEntropyLogisticRegression(solver=solver).fit(X, y, sample_weight=weight)
+    assert_allclose(blocked.coef_, serial.coef_, rtol=1e-7, atol=1e-9)
+    assert_allclose(blocked.predict_proba(X), serial.predict_proba(X), atol=1e-9)
