@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from scipy.linalg.blas import dsyrk
 from scipy.special import expit
 
+from celr._column_stats import weighted_center_scale
 from celr._loss import (
     binary_hessian_weight,
     binary_loss_and_residual,
@@ -287,62 +288,14 @@ class LogisticObjective:
         """Weighted centre and spread of every column: how a solver standardises implicitly.
 
         With an intercept: the weighted mean and standard deviation. Without: zero and the
-        root mean square (an intercept is needed to absorb a centring). Columns with no
-        spread get scale 1. The result is cached: the data do not change.
-
-        Dense data: one chunked pass for the spread; only if squares would overflow or
-        underflow (features beyond 1e+-150) a second pass divides each column by its
-        maximum first. Sparse data: stored entries only (see
-        ``_sparse_centered_square_mean``).
+        root mean square (an intercept is needed to absorb a centring). Constant columns
+        get scale 1. Computed once (see :mod:`celr._column_stats`) and cached.
         """
-        if self._center_scale is not None:
-            return self._center_scale
-        weight = self.normalized_weight
-        X = self.X
-        center = np.zeros(self.n_features)
-        if self.fit_intercept:
-            # A weighted mean cannot overflow: it is bounded by the column maximum.
-            center = np.asarray(X.T @ weight.astype(X.dtype), dtype=np.float64)
-        unit = np.ones(self.n_features)
-        if sp.issparse(X):
-            unit = self._column_max_abs()
-            spread = _sparse_centered_square_mean(X, weight, center, unit)
-        else:
-            with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-                spread = self._dense_centered_square_mean(center, None)
-            if not (np.all(np.isfinite(spread)) and np.all(spread > 1e-280)):
-                unit = self._column_max_abs()
-                spread = self._dense_centered_square_mean(center, unit)
-        scale = unit * np.sqrt(spread)
-        # A column whose spread is at rounding level of its magnitude is constant.
-        magnitude = np.maximum(np.where(unit == 1.0, 0.0, unit), np.abs(center) + scale)
-        constant = scale <= 1e3 * np.finfo(np.float64).eps * magnitude
-        self._center_scale = center, np.where(constant, 1.0, scale)
+        if self._center_scale is None:
+            self._center_scale = weighted_center_scale(
+                self.X, self.normalized_weight, self.fit_intercept
+            )
         return self._center_scale
-
-    def _dense_centered_square_mean(
-        self, center: np.ndarray, unit: np.ndarray | None
-    ) -> np.ndarray:
-        """``sum_i w_i ((x_ij - c_j) / u_j)^2`` per column, in one cache-sized pass."""
-        spread = np.zeros(self.n_features)
-        scratch = np.empty((self._chunk_rows(8 * self.n_features), self.n_features))
-        for rows in self._row_slices(8 * self.n_features):
-            chunk = scratch[: rows.stop - rows.start]
-            np.subtract(self.X[rows], center, out=chunk)
-            if unit is not None:
-                chunk /= unit
-            chunk *= chunk
-            spread += chunk.T @ self.normalized_weight[rows]
-        return spread
-
-    def _column_max_abs(self) -> np.ndarray:
-        """Largest absolute value of every column (1 for all-zero columns)."""
-        max_abs = np.zeros(self.n_features)
-        for _, chunk in self._float64_chunks():
-            chunk_max = abs(chunk).max(axis=0)
-            chunk_max = chunk_max.toarray().ravel() if sp.issparse(chunk_max) else chunk_max
-            np.maximum(max_abs, chunk_max, out=max_abs)
-        return np.where(max_abs > 0, max_abs, 1.0)
 
     # -- row chunks -----------------------------------------------------------------------
     def _chunk_rows(self, bytes_per_row: int) -> int:
@@ -389,24 +342,3 @@ class LogisticObjective:
             return
         for rows in self._row_slices(8 * self.n_features):
             yield rows, np.asarray(self.X[rows], dtype=np.float64)
-
-
-def _sparse_centered_square_mean(
-    X: sp.sparray | sp.spmatrix, weight: np.ndarray, center: np.ndarray, unit: np.ndarray
-) -> np.ndarray:
-    """``sum_i w_i ((x_ij - c_j) / u_j)^2`` per column without densifying or cancelling.
-
-    Stored entries contribute their centred square; the implicit zeros contribute
-    ``(c_j / u_j)^2`` times their total weight.
-    """
-    coo = sp.coo_array(X)
-    row_weight = weight[coo.row]
-    deviation = (coo.data - center[coo.col]) / unit[coo.col]
-    n_features = X.shape[1]
-    stored = np.bincount(coo.col, weights=row_weight * deviation**2, minlength=n_features)
-    stored_weight = np.bincount(coo.col, weights=row_weight, minlength=n_features)
-    # 1 - stored_weight leaves a rounding residue (~1e-15) for fully stored columns, which
-    # would give a constant column a spurious spread: count instead.
-    fully_stored = np.bincount(coo.col, minlength=n_features) == X.shape[0]
-    zero_weight = np.where(fully_stored, 0.0, np.maximum(1.0 - stored_weight, 0.0))
-    return stored + zero_weight * (center / unit) ** 2

@@ -139,11 +139,9 @@ def _row_view(X, start: int, stop: int):
     if not sp.issparse(X):
         return X[start:stop]
     lo, hi = X.indptr[start], X.indptr[stop]
-    data, indices = X.data[lo:hi], X.indices[lo:hi]
-    block = sp.csr_array(
-        (data, indices, X.indptr[start : stop + 1] - lo), shape=(stop - start, X.shape[1])
-    )
-    # scipy's constructor copies views smaller than half their base ("prune"); the
-    # views are valid as they are, so put them back.
-    block.data, block.indices = data, indices
+    # scipy's constructor copies views smaller than half their base ("prune"), so the
+    # block is made empty and given the views, which are a valid CSR structure as is.
+    block = sp.csr_array((stop - start, X.shape[1]), dtype=X.dtype)
+    block.data, block.indices = X.data[lo:hi], X.indices[lo:hi]
+    block.indptr = (X.indptr[start : stop + 1] - lo).astype(X.indices.dtype)
     return block

@@ -1,0 +1,144 @@
+"""Weighted column statistics of X (dense or sparse) without copying X.
+
+Solvers standardise implicitly: they need each column's weighted mean and spread once per
+fit. These are computed in bounded chunks (rows of dense X, stored entries of CSR/CSC),
+fast in the common case and exact for features of any magnitude: when squares would
+overflow or underflow (values beyond about 1e+-150), the pass is redone with every column
+divided by its maximum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import scipy.sparse as sp
+
+# Bytes of float64 scratch per chunk: small enough to stay in cache.
+CHUNK_BYTES = 2 * 2**20
+
+
+def weighted_center_scale(
+    X, weight: np.ndarray, center_columns: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean (or 0) and spread of every column; constant columns get scale 1.
+
+    Parameters
+    ----------
+    X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
+    weight : ndarray of shape (n_samples,)
+        Non-negative weights summing to 1.
+    center_columns : bool
+        True: centre = weighted mean, spread = weighted standard deviation. False:
+        centre = 0, spread = weighted root mean square.
+
+    Returns
+    -------
+    center, scale : ndarray of shape (n_features,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1.0, 5.0], [3.0, 5.0]])
+    >>> weighted_center_scale(X, np.array([0.5, 0.5]), True)
+    (array([2., 5.]), array([1., 1.]))
+    """
+    n_features = X.shape[1]
+    center = np.zeros(n_features)
+    if center_columns:
+        # A weighted mean cannot overflow: it is bounded by the column maximum.
+        center = np.asarray(X.T @ weight.astype(X.dtype), dtype=np.float64)
+    unit = np.ones(n_features)
+    counts = _stored_counts(X)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        spread = _centered_square_mean(X, weight, center, None, counts)
+    if not np.all(np.isfinite(spread)) or np.any((counts > 0) & (spread < 1e-280)):
+        unit = _column_max_abs(X)
+        spread = _centered_square_mean(X, weight, center, unit, counts)
+    scale = unit * np.sqrt(spread)
+    # A column whose spread is at rounding level of its magnitude is constant.
+    magnitude = np.maximum(np.where(unit == 1.0, 0.0, unit), np.abs(center) + scale)
+    constant = scale <= 1e3 * np.finfo(np.float64).eps * magnitude
+    return center, np.where(constant, 1.0, scale)
+
+
+def _centered_square_mean(X, weight, center, unit, counts) -> np.ndarray:
+    """``sum_i w_i ((x_ij - c_j) / u_j)^2`` per column (``u = 1`` when None)."""
+    n_features = X.shape[1]
+    if not sp.issparse(X):
+        spread = np.zeros(n_features)
+        rows_per_chunk = max(64, CHUNK_BYTES // (8 * n_features))
+        scratch = np.empty((rows_per_chunk, n_features))
+        for start in range(0, X.shape[0], rows_per_chunk):
+            rows = slice(start, start + rows_per_chunk)
+            chunk = scratch[: len(X[rows])]
+            np.subtract(X[rows], center, out=chunk)
+            if unit is not None:
+                chunk /= unit
+            chunk *= chunk
+            spread += chunk.T @ weight[rows]
+        return spread
+    # Stored entries contribute their centred square; implicit zeros contribute
+    # (c_j / u_j)^2 times their total weight.
+    unit = np.ones(n_features) if unit is None else unit
+    stored_square = np.zeros(n_features)
+    stored_weight = np.zeros(n_features)
+    for rows, cols, values in _entry_chunks(X):
+        row_weight = weight[rows]
+        deviation = (values - center[cols]) / unit[cols]
+        stored_square += np.bincount(cols, row_weight * deviation**2, minlength=n_features)
+        stored_weight += np.bincount(cols, row_weight, minlength=n_features)
+    # 1 - stored_weight leaves a rounding residue (~1e-15) for fully stored columns, which
+    # would give a constant column a spurious spread: count instead.
+    fully_stored = counts == X.shape[0]
+    zero_weight = np.where(fully_stored, 0.0, np.maximum(1.0 - stored_weight, 0.0))
+    return stored_square + zero_weight * (center / unit) ** 2
+
+
+def _column_max_abs(X) -> np.ndarray:
+    """Largest absolute value of every column (1 for all-zero columns)."""
+    max_abs = np.zeros(X.shape[1])
+    if sp.issparse(X):
+        for _, cols, values in _entry_chunks(X):
+            np.maximum.at(max_abs, cols, np.abs(values))
+    else:
+        rows_per_chunk = max(64, CHUNK_BYTES // (8 * X.shape[1]))
+        for start in range(0, X.shape[0], rows_per_chunk):
+            chunk = np.abs(X[start : start + rows_per_chunk]).max(axis=0, initial=0.0)
+            np.maximum(max_abs, chunk, out=max_abs)
+    return np.where(max_abs > 0, max_abs, 1.0)
+
+
+def _stored_counts(X) -> np.ndarray:
+    """Stored entries per column (dense: every row)."""
+    if not sp.issparse(X):
+        return np.full(X.shape[1], X.shape[0])
+    if X.format == "csc":
+        return np.diff(X.indptr)
+    counts = np.zeros(X.shape[1], dtype=np.int64)
+    for _, cols, _ in _entry_chunks(X):
+        counts += np.bincount(cols, minlength=X.shape[1])
+    return counts
+
+
+def _entry_chunks(X) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(row, column, value) of the stored entries of sparse X, a bounded chunk at a time.
+
+    CSR and CSC are read in place along their major axis; other formats go through CSR.
+    Values are float64.
+    """
+    if X.format not in ("csr", "csc"):
+        X = sp.csr_array(X)
+    major_count = X.shape[0] if X.format == "csr" else X.shape[1]
+    entries_per_chunk = CHUNK_BYTES // 8
+    indptr = X.indptr
+    start = 0
+    while start < major_count:
+        stop = int(np.searchsorted(indptr, indptr[start] + entries_per_chunk, side="right"))
+        stop = min(max(stop - 1, start + 1), major_count)
+        lo, hi = indptr[start], indptr[stop]
+        major = np.repeat(np.arange(start, stop), np.diff(indptr[start : stop + 1]))
+        minor = X.indices[lo:hi]
+        values = np.asarray(X.data[lo:hi], dtype=np.float64)
+        yield (major, minor, values) if X.format == "csr" else (minor, major, values)
+        start = stop
