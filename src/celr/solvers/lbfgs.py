@@ -122,6 +122,9 @@ def solve(
             raise StopIteration
 
     if stop_crit > tol and max_iter > 0:
+        # ftol at the evaluation precision: a no-op for float64, and for float32 data it
+        # ends the search once f no longer moves, instead of ~60 line-search evaluations
+        # in rounding noise (measured on sparse 200k x 2^18).
         minimize(
             value_and_grad_u,
             u0,
@@ -131,7 +134,7 @@ def solve(
             options={
                 "maxiter": max_iter,
                 "maxcor": history_size(problem.n_params),
-                "ftol": 0.0,
+                "ftol": objective.precision,
                 "gtol": 0.0,
             },
         )
