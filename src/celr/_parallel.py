@@ -25,6 +25,10 @@ from celr._objective import LogisticObjective
 
 # Below this many stored entries a block's work is too short to pay for a thread hand-off.
 MIN_ENTRIES_PER_BLOCK = 500_000
+# Per-row temporaries of one evaluation: scores, loss, residual, scratch (float64).
+TEMP_BYTES_PER_SCORE = 32
+TEMP_SHARE = 0.025
+MIN_TEMP_BYTES = 8 * 2**20
 
 
 @functools.cache
@@ -37,8 +41,13 @@ def make_objective(
 ) -> LogisticObjective | RowBlockObjective:
     """The objective for in-memory data, split into row blocks when that pays.
 
-    Blocks are made when ``n_threads > 1``, X is dense or CSR (rows of CSC are not
-    contiguous) and every block holds at least ``MIN_ENTRIES_PER_BLOCK`` entries.
+    Blocks serve two ends. Parallelism: up to ``n_threads`` blocks, each of at least
+    ``MIN_ENTRIES_PER_BLOCK`` entries. Memory: the per-row temporaries of one evaluation
+    (scores, residuals, about ``TEMP_BYTES_PER_SCORE`` per score and row) are bounded per
+    block by ``max(TEMP_SHARE * size of X, MIN_TEMP_BYTES)``, so that a fit's extra
+    memory stays a small fraction of X (10 classes on 200,000 x 50: 64 MB of
+    temporaries, 80% of X, in one block). CSC is never split (its rows are not
+    contiguous).
 
     Examples
     --------
@@ -48,11 +57,18 @@ def make_objective(
     'LogisticObjective'
     """
     whole = LogisticObjective(X, y, sample_weight, n_classes, fit_intercept)
-    entries = X.nnz if sp.issparse(X) else X.shape[0] * X.shape[1]
-    n_blocks = min(n_threads, entries // MIN_ENTRIES_PER_BLOCK, X.shape[0])
-    if n_blocks < 2 or (sp.issparse(X) and X.format != "csr"):
+    if sp.issparse(X) and X.format != "csr":
         return whole
-    return RowBlockObjective(whole, n_blocks)
+    n_samples = X.shape[0]
+    entries = X.nnz if sp.issparse(X) else n_samples * X.shape[1]
+    parallel_blocks = min(n_threads, entries // MIN_ENTRIES_PER_BLOCK)
+    x_bytes = X.data.nbytes if sp.issparse(X) else X.nbytes
+    temp_bytes = n_samples * whole.n_scores * TEMP_BYTES_PER_SCORE
+    memory_blocks = -(-temp_bytes // max(int(TEMP_SHARE * x_bytes), MIN_TEMP_BYTES))
+    n_blocks = min(max(parallel_blocks, memory_blocks), n_samples)
+    if n_blocks < 2:
+        return whole
+    return RowBlockObjective(whole, n_blocks, n_threads=max(1, min(n_threads, n_blocks)))
 
 
 class RowBlockObjective:
@@ -63,10 +79,14 @@ class RowBlockObjective:
     whole : LogisticObjective
         The objective on all rows; methods that are not sums over rows are its own.
     n_blocks : int
-        Number of row blocks and of threads.
+        Number of row blocks.
+    n_threads : int, optional
+        Threads evaluating them (default: one per block); with one, blocks run in turn.
     """
 
-    def __init__(self, whole: LogisticObjective, n_blocks: int) -> None:
+    def __init__(
+        self, whole: LogisticObjective, n_blocks: int, n_threads: int | None = None
+    ) -> None:
         self.whole = whole
         bounds = np.linspace(0, whole.n_samples, n_blocks + 1).astype(int)
         self.blocks = [
@@ -80,18 +100,25 @@ class RowBlockObjective:
             )
             for start, stop in itertools.pairwise(bounds)
         ]
-        self._pool = _pool(n_blocks)
+        self.n_threads = n_blocks if n_threads is None else n_threads
+        self._pool = _pool(self.n_threads) if self.n_threads > 1 else None
         self._subsamples: dict[int, LogisticObjective | RowBlockObjective] = {}
 
     def __getattr__(self, name: str):
         # Layout, scores, column statistics, subsampling: the whole problem's.
         return getattr(self.whole, name)
 
-    def _map(self, method: str, *args, **kwargs) -> list:
-        calls = [
-            self._pool.submit(getattr(block, method), *args, **kwargs) for block in self.blocks
-        ]
+    def _run(self, tasks: list) -> list:
+        """Call every task (no arguments), on the pool when there is one."""
+        if self._pool is None:
+            return [task() for task in tasks]
+        calls = [self._pool.submit(task) for task in tasks]
         return [call.result() for call in calls]
+
+    def _map(self, method: str, *args, **kwargs) -> list:
+        return self._run(
+            [functools.partial(getattr(block, method), *args, **kwargs) for block in self.blocks]
+        )
 
     def value(self, coef: np.ndarray) -> float:
         return float(sum(self._map("value", coef)))
@@ -104,8 +131,7 @@ class RowBlockObjective:
         products = self._map("hessp_at", coef)
 
         def hessp(vector: np.ndarray) -> np.ndarray:
-            calls = [self._pool.submit(product, vector) for product in products]
-            return sum(call.result() for call in calls)
+            return sum(self._run([functools.partial(product, vector) for product in products]))
 
         return hessp
 
@@ -126,7 +152,7 @@ class RowBlockObjective:
                 sub.normalized_weight,
                 sub.n_classes,
                 sub.fit_intercept,
-                n_threads=len(self.blocks),
+                n_threads=self.n_threads,
             )
             if isinstance(blocked, RowBlockObjective):
                 blocked.whole = sub  # keeps the cached column statistics
