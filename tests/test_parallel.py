@@ -8,6 +8,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose
 from sklearn.datasets import make_classification
 
+import celr._estimator
 import celr._parallel
 from celr import CrossEntropyLogisticRegression
 from celr._objective import LogisticObjective
@@ -76,3 +77,21 @@ def test_fit_with_blocks_equals_fit_without(monkeypatch, solver, n_classes):
     blocked = CrossEntropyLogisticRegression(solver=solver).fit(X, y, sample_weight=weight)
     assert_allclose(blocked.coef_, serial.coef_, rtol=1e-7, atol=1e-9)
     assert_allclose(blocked.predict_proba(X), serial.predict_proba(X), atol=1e-9)
+
+
+def test_fit_in_a_forked_child_after_a_parallel_fit_in_the_parent(monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setattr(celr._parallel, "MIN_ENTRIES_PER_BLOCK", 100)
+    monkeypatch.setattr(celr._estimator, "_thread_budget", lambda: 2)
+    X, y, _ = problem(2, np.asarray, n=2000)
+    parent = CrossEntropyLogisticRegression().fit(X, y)  # creates the thread pool
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        child_coef = pool.apply_async(_fit_coef, (X, y)).get(timeout=60)
+    assert_allclose(child_coef, parent.coef_, rtol=1e-10)
+
+
+def _fit_coef(X, y):
+    celr._parallel.MIN_ENTRIES_PER_BLOCK = 100
+    celr._estimator._thread_budget = lambda: 2
+    return CrossEntropyLogisticRegression().fit(X, y).coef_

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -34,6 +35,10 @@ MIN_TEMP_BYTES = 8 * 2**20
 @functools.cache
 def _pool(n_threads: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="celr")
+
+
+# A forked child inherits the pool object but not its threads: give it fresh pools.
+os.register_at_fork(after_in_child=_pool.cache_clear)
 
 
 def make_objective(
