@@ -1,11 +1,16 @@
 """Newton's method with a backtracking line search.
 
-Each iteration: (1) gradient and curvature at the current point; (2) the Newton direction
-``H d = -g``, by Cholesky on the exact Hessian when it is small, else by conjugate
-gradients on Hessian-vector products (truncated Newton, Jacobi-preconditioned); (3) an
-Armijo backtracking line search; (4) the gradient test ``max |g| <= tol``. Newton steps are
-invariant to rescaling the features, so raw and standardised data need the same few
-iterations.
+Each iteration: (1) the gradient, always exact; (2) the Newton direction ``H d = -g``, by
+Cholesky on the Hessian when ``n_params`` is small, else by conjugate gradients on
+Hessian-vector products (truncated Newton, Jacobi-preconditioned); (3) an Armijo
+backtracking line search; (4) the gradient test ``max |g| <= tol``.
+
+The Cholesky Hessian is built in standardised units, on tall data from every k-th row
+only (``hessian_row_stride``: it then costs about one gradient, and Newton still shrinks
+the gradient by about ``sqrt(p / m)`` per step), and its factor is reused while steps
+keep contracting. The exact gradient and the line search keep the optimum and global
+convergence those of Newton's method. Newton steps are invariant to rescaling features,
+so raw and standardised data need the same few iterations.
 """
 
 from __future__ import annotations
