@@ -284,3 +284,12 @@ def test_weights_as_repetitions_and_deletions(n_classes, container):
     assert_close(weighted.hessian(coef), repeated.hessian(coef), 1e-12)
     for a, b in zip(weighted.feature_center_scale(), repeated.feature_center_scale(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_add_invariant_curvature_adds_the_projector():
+    X, y, w = make_data(3, "unit")
+    obj = LogisticObjective(X, y, w, 3, True)
+    hess = np.random.default_rng(0).normal(size=(obj.n_params, obj.n_params))
+    expected = hess + 2.5 * obj.invariant_projector()
+    obj.add_invariant_curvature(hess, 2.5)
+    np.testing.assert_allclose(hess, expected)

@@ -203,6 +203,7 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
             self.fit_intercept,
             n_threads=_thread_budget(),
         )
+        del weights  # the objective holds them normalised: one n-sized array, not two
         penalty = self._penalty(objective)
         self.solver_ = self._solver_name(objective.n_params)
         # One BLAS thread per celr thread: idle OpenBLAS workers (numpy's and scipy's
@@ -222,7 +223,7 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
         self.n_iter_ = result.n_iter
         self.stop_crit_ = result.stop_crit
         self.loss_curve_ = np.asarray(result.history)
-        self._warn_if_not_optimal(objective, result, y_codes, weights)
+        self._warn_if_not_optimal(objective, result, y_codes)
         return self
 
     def _solver_name(self, n_params: int) -> str:
@@ -291,8 +292,10 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
         self.coef_ = np.array(weights, dtype=dtype)
         self.intercept_ = np.array(intercept, dtype=dtype)
 
-    def _warn_if_not_optimal(self, objective, result, y_codes, weights) -> None:
-        if np.isinf(self.C) and separates(objective.scores(result.coef), y_codes, weights):
+    def _warn_if_not_optimal(self, objective, result, y_codes) -> None:
+        if np.isinf(self.C) and separates(
+            objective.scores(result.coef), y_codes, objective.normalized_weight
+        ):
             warnings.warn(
                 "The classes are linearly separable on the training data, so without a "
                 "penalty (C=inf) the optimum is at infinity: the coefficients are finite "

@@ -36,7 +36,7 @@ from celr._loss import (
 
 # Row chunks are sized so their float64 scratch stays in cache (measured: 32 MB chunks made
 # the Hessian build 2x slower than the syrk inside it).
-_CHUNK_BYTES = 2 * 2**20
+_CHUNK_BYTES = 2**20
 
 
 class LogisticObjective:
@@ -83,13 +83,14 @@ class LogisticObjective:
         # A row block of a larger problem normalises by the whole problem's weight sum, so
         # that the blocks' values and gradients add up to the whole one's.
         self.weight_sum = float(np.sum(sample_weight)) if weight_sum is None else weight_sum
-        self.normalized_weight = np.asarray(sample_weight, dtype=np.float64) / self.weight_sum
+        self.normalized_weight = np.asarray(sample_weight, dtype=np.float64)
+        if self.weight_sum != 1.0:  # blocks pass views of weights normalised already
+            self.normalized_weight = self.normalized_weight / self.weight_sum
         self.n_classes = int(n_classes)
         self.fit_intercept = bool(fit_intercept)
         self.n_samples, self.n_features = X.shape
         self.n_scores = 1 if self.n_classes == 2 else self.n_classes
         self.n_params = self.n_scores * (self.n_features + self.fit_intercept)
-        self._y_float = self.y.astype(np.float64)
         self._center_scale: tuple[np.ndarray, np.ndarray] | None = None
         self._subsamples: dict[int, LogisticObjective] = {}
         # Relative precision of a value computed from products in X's dtype.
@@ -154,6 +155,16 @@ class LogisticObjective:
         blocks = np.full((self.n_scores, self.n_scores), 1.0 / self.n_scores)
         return np.kron(blocks, np.eye(width))
 
+    def add_invariant_curvature(self, hess: np.ndarray, amount: float) -> None:
+        """``hess += amount * invariant_projector()``, in place, without building it."""
+        if self.n_scores == 1:
+            return
+        width = self.n_features + self.fit_intercept
+        offsets = np.arange(self.n_scores) * width
+        rows = (offsets[:, None, None] + np.arange(width)).repeat(self.n_scores, axis=1)
+        cols = (offsets[None, :, None] + np.arange(width)).repeat(self.n_scores, axis=0)
+        hess[rows, cols] += amount / self.n_scores
+
     # -- products with X ------------------------------------------------------------------
     def scores(self, coef: np.ndarray) -> np.ndarray:
         """Scores ``X @ W.T + b`` in float64: shape (n,) for two classes, (n, K) else."""
@@ -173,7 +184,7 @@ class LogisticObjective:
     # -- value and derivatives ------------------------------------------------------------
     def _pointwise(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.n_scores == 1:
-            return binary_loss_and_residual(z, self._y_float)
+            return binary_loss_and_residual(z, self.y)
         return multinomial_loss_and_residual(z, self.y)
 
     def value(self, coef: np.ndarray) -> float:
@@ -240,10 +251,23 @@ class LogisticObjective:
         block (k, l) is ``Xa.T diag(s (p_k delta_kl - p_k p_l) / S) Xa``. Meant for
         ``n_params`` up to a few thousand.
         """
+        hess = self.accumulate_hessian(
+            coef, column_scale, np.zeros((self.n_params,) * 2, order="F")
+        )
+        mirror_upper_triangle(hess)
+        return hess
+
+    def accumulate_hessian(
+        self, coef: np.ndarray, column_scale: np.ndarray | None, hess: np.ndarray
+    ) -> np.ndarray:
+        """Add this objective's Hessian (upper triangle only) into ``hess``, in place.
+
+        ``hess`` is a Fortran-ordered (n_params, n_params) float64 array; row blocks of a
+        larger problem add into one per thread instead of allocating their own.
+        """
         z = self.scores(coef)
         p = self.n_params
         width = self.n_features + self.fit_intercept
-        hess = np.zeros((p, p), order="F")
         scratch = np.empty((self._chunk_rows(8 * p), p)) if self.n_scores > 1 else None
         for rows, chunk in self._augmented_chunks(column_scale, extra_bytes_per_row=8 * p):
             weight = self.normalized_weight[rows]
@@ -267,8 +291,7 @@ class LogisticObjective:
                 hess[block, block] = dsyrk(
                     1.0, stacked[:, 0, :], trans=1, beta=1.0, c=hess[block, block]
                 )
-        upper = np.triu(hess)
-        return upper + np.triu(hess, 1).T
+        return hess
 
     def hessian_diag(self, coef: np.ndarray) -> np.ndarray:
         """Diagonal of the Hessian of ``f_data`` (a Jacobi preconditioner for CG)."""
@@ -342,3 +365,9 @@ class LogisticObjective:
             return
         for rows in self._row_slices(8 * self.n_features):
             yield rows, np.asarray(self.X[rows], dtype=np.float64)
+
+
+def mirror_upper_triangle(matrix: np.ndarray) -> None:
+    """Copy the upper triangle onto the lower, in place (no n x n temporaries)."""
+    for column in range(len(matrix) - 1):
+        matrix[column + 1 :, column] = matrix[column, column + 1 :]

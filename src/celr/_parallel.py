@@ -22,14 +22,15 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
-from celr._objective import LogisticObjective
+from celr._objective import LogisticObjective, mirror_upper_triangle
 
 # Below this many stored entries a block's work is too short to pay for a thread hand-off.
 MIN_ENTRIES_PER_BLOCK = 500_000
-# Per-row temporaries of one evaluation: scores, loss, residual, scratch (float64).
-TEMP_BYTES_PER_SCORE = 32
-TEMP_SHARE = 0.025
-MIN_TEMP_BYTES = 8 * 2**20
+# Per-row temporaries of one evaluation, measured: scores, signs, loss, residual and
+# scratch, five to eight float64 values per score.
+TEMP_BYTES_PER_SCORE = 64
+TEMP_SHARE = 0.02
+MIN_TEMP_BYTES = 2 * 2**20
 
 
 @functools.cache
@@ -49,7 +50,7 @@ def make_objective(
     Blocks serve two ends. Parallelism: up to ``n_threads`` blocks, each of at least
     ``MIN_ENTRIES_PER_BLOCK`` entries. Memory: the per-row temporaries of one evaluation
     (scores, residuals, about ``TEMP_BYTES_PER_SCORE`` per score and row) are bounded per
-    block by ``max(TEMP_SHARE * size of X, MIN_TEMP_BYTES)``, so that a fit's extra
+    block by ``max(TEMP_SHARE * size of X, MIN_TEMP_BYTES)`` (2%, 2 MB), so that a fit's extra
     memory stays a small fraction of X (10 classes on 200,000 x 50: 64 MB of
     temporaries, 80% of X, in one block). CSC is never split (its rows are not
     contiguous).
@@ -120,31 +121,51 @@ class RowBlockObjective:
         calls = [self._pool.submit(task) for task in tasks]
         return [call.result() for call in calls]
 
-    def _map(self, method: str, *args, **kwargs) -> list:
-        return self._run(
-            [functools.partial(getattr(block, method), *args, **kwargs) for block in self.blocks]
-        )
+    def _sum(self, items: list, call: Callable):
+        """``sum(call(item) for item in items)``, each thread adding up its own share.
+
+        Only one partial result per thread is alive at a time: with many memory blocks,
+        holding every block's Hessian (or gradient) before adding them would cost more
+        than the temporaries the blocks exist to bound.
+        """
+
+        def add_up(share: list):
+            total = None
+            for item in share:
+                total = _add(total, call(item))
+            return total
+
+        shares = [items[t :: self.n_threads] for t in range(self.n_threads)]
+        totals = self._run([functools.partial(add_up, share) for share in shares if share])
+        return functools.reduce(_add, totals)
 
     def value(self, coef: np.ndarray) -> float:
-        return float(sum(self._map("value", coef)))
+        return float(self._sum(self.blocks, lambda block: block.value(coef)))
 
     def value_grad(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
-        parts = self._map("value_grad", coef)
-        return float(sum(value for value, _ in parts)), sum(grad for _, grad in parts)
+        value, grad = self._sum(self.blocks, lambda block: block.value_grad(coef))
+        return float(value), grad
 
     def hessp_at(self, coef: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-        products = self._map("hessp_at", coef)
-
-        def hessp(vector: np.ndarray) -> np.ndarray:
-            return sum(self._run([functools.partial(product, vector) for product in products]))
-
-        return hessp
+        products = self._run([functools.partial(block.hessp_at, coef) for block in self.blocks])
+        return lambda vector: self._sum(products, lambda product: product(vector))
 
     def hessian(self, coef: np.ndarray, column_scale: np.ndarray | None = None) -> np.ndarray:
-        return sum(self._map("hessian", coef, column_scale))
+        def accumulate(share: list) -> np.ndarray:
+            hess = np.zeros((self.whole.n_params,) * 2, order="F")
+            for block in share:
+                block.accumulate_hessian(coef, column_scale, hess)
+            return hess
+
+        shares = [self.blocks[t :: self.n_threads] for t in range(self.n_threads)]
+        hess = functools.reduce(
+            _add, self._run([functools.partial(accumulate, share) for share in shares if share])
+        )
+        mirror_upper_triangle(hess)
+        return hess
 
     def hessian_diag(self, coef: np.ndarray) -> np.ndarray:
-        return sum(self._map("hessian_diag", coef))
+        return self._sum(self.blocks, lambda block: block.hessian_diag(coef))
 
     def row_subsample(self, stride: int) -> LogisticObjective | RowBlockObjective:
         if stride <= 1:
@@ -163,6 +184,18 @@ class RowBlockObjective:
                 blocked.whole = sub  # keeps the cached column statistics
             self._subsamples[stride] = blocked
         return self._subsamples[stride]
+
+
+def _add(total, part):
+    """``total + part`` for numbers, arrays (in place) and tuples of them; None is zero."""
+    if total is None:
+        return part
+    if isinstance(total, tuple):
+        return tuple(_add(a, b) for a, b in zip(total, part, strict=True))
+    if isinstance(total, np.ndarray):
+        total += part
+        return total
+    return total + part
 
 
 def _row_view(X, start: int, stop: int):

@@ -85,6 +85,7 @@ def solve(
     inverse, factor_is_fresh, contraction = None, False, np.inf
     while not converged and n_iter < max_iter:
         if exact_hessian and (inverse is None or contraction > REUSE_CONTRACTION):
+            inverse = None  # free the old factor before building the new one
             inverse, factor_is_fresh = _hessian_inverse(problem, coef, row_stride), True
         if exact_hessian:
             direction = inverse(grad)
@@ -142,24 +143,33 @@ def _hessian_inverse(
     # Factorise in standardised units (D H D): free of the feature scales' effect on
     # conditioning, then map the step back.
     scale = problem.param_scale
-    hess = problem.scaled_hessian(coef, row_stride)
-    projector = problem.objective.invariant_projector()
-    if projector is not None:
-        # The Hessian is singular along softmax's shift directions, where the gradient
-        # has no component; lifting them to the mean curvature keeps Cholesky well
-        # conditioned without changing the step in the other directions.
-        hess += np.trace(hess) / len(hess) * projector
+    hess = _lifted_scaled_hessian(problem, coef, row_stride)
+    anorm = scipy.linalg.lapack.dlange("1", hess)
     try:
-        factor = scipy.linalg.cho_factor(hess, check_finite=False)
-        anorm = np.abs(hess).sum(axis=0).max()
+        # In place: a second (K d)^2 matrix would be the fit's largest allocation.
+        factor = scipy.linalg.cho_factor(hess, overwrite_a=True, check_finite=False)
         rcond, _ = scipy.linalg.lapack.dpocon(factor[0], anorm, uplo="L" if factor[1] else "U")
         if rcond > 1e3 * np.finfo(float).eps:
             return lambda grad: -scipy.linalg.cho_solve(factor, grad / scale) / scale
     except np.linalg.LinAlgError:
         pass
-    # Singular (collinear features without penalty): the minimum-norm Newton step.
+    # Singular (collinear features without penalty): the minimum-norm Newton step, from
+    # the Hessian built again (the failed factorisation overwrote it).
+    hess = _lifted_scaled_hessian(problem, coef, row_stride)
     pseudo_inverse = scipy.linalg.pinvh(hess, rtol=1e-12)
     return lambda grad: -(pseudo_inverse @ (grad / scale)) / scale
+
+
+def _lifted_scaled_hessian(problem: SmoothProblem, coef: np.ndarray, row_stride: int):
+    """Scaled Hessian with softmax's flat directions lifted to the mean curvature.
+
+    For K classes the Hessian is singular along the shift directions, where the gradient
+    has no component; lifting them keeps Cholesky well conditioned without changing the
+    step in the other directions.
+    """
+    hess = problem.scaled_hessian(coef, row_stride)
+    problem.objective.add_invariant_curvature(hess, np.trace(hess) / len(hess))
+    return hess
 
 
 def _cg_direction(problem: SmoothProblem, coef: np.ndarray, grad: np.ndarray) -> np.ndarray:
