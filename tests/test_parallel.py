@@ -95,3 +95,18 @@ def _fit_coef(X, y):
     celr._parallel.MIN_ENTRIES_PER_BLOCK = 100
     celr._estimator._thread_budget = lambda: 2
     return CrossEntropyLogisticRegression().fit(X, y).coef_
+
+
+def test_sparse_block_products_do_not_copy_the_block():
+    import tracemalloc
+
+    X, y, weight = problem(2, sp.csr_array, n=20_000, d=50)
+    blocked = RowBlockObjective(LogisticObjective(X, y, weight, 2, True), 4)
+    coef = np.zeros(blocked.n_params)
+    blocked.value_grad(coef)
+    tracemalloc.start()
+    blocked.value_grad(coef)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # Per-row temporaries only: far below one block's stored entries.
+    assert peak < X.data.nbytes / 4

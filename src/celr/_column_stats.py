@@ -47,7 +47,7 @@ def weighted_center_scale(
     center = np.zeros(n_features)
     if center_columns:
         # A weighted mean cannot overflow: it is bounded by the column maximum.
-        center = np.asarray(X.T @ weight.astype(X.dtype), dtype=np.float64)
+        center = np.asarray(weight.astype(X.dtype) @ X, dtype=np.float64)
     unit = np.ones(n_features)
     counts = _stored_counts(X)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):

@@ -79,6 +79,7 @@ class LogisticObjective:
         weight_sum: float | None = None,
     ) -> None:
         self.X = X
+        self.X_T = transpose_view(X)
         self.y = np.asarray(y, dtype=np.intp)
         # A row block of a larger problem normalises by the whole problem's weight sum, so
         # that the blocks' values and gradients add up to the whole one's.
@@ -177,7 +178,7 @@ class LogisticObjective:
     def _gradient_from_residual(self, residual: np.ndarray) -> np.ndarray:
         """Flat gradient from per-sample score derivatives already multiplied by weight."""
         r2d = residual.reshape(self.n_samples, self.n_scores)
-        grad_w = self.X.T @ r2d.astype(self.X.dtype, copy=False)
+        grad_w = self.X_T @ r2d.astype(self.X.dtype, copy=False)
         grad_w = np.asarray(grad_w, dtype=np.float64).T
         return self.pack(grad_w, r2d.sum(axis=0))
 
@@ -371,3 +372,18 @@ def mirror_upper_triangle(matrix: np.ndarray) -> None:
     """Copy the upper triangle onto the lower, in place (no n x n temporaries)."""
     for column in range(len(matrix) - 1):
         matrix[column + 1 :, column] = matrix[column, column + 1 :]
+
+
+def transpose_view(X):
+    """``X.T`` sharing X's arrays, for dense, CSR and CSC X.
+
+    scipy's ``.T`` goes through its constructor, which copies arrays that are views of a
+    larger buffer ("prune"): on a row block of CSR data every ``X.T @ r`` would copy the
+    block. The transposed structure is the same three arrays read the other way.
+    """
+    if not sp.issparse(X) or X.format not in ("csr", "csc"):
+        return X.T
+    flipped = sp.csc_array if X.format == "csr" else sp.csr_array
+    view = flipped((X.shape[1], X.shape[0]), dtype=X.dtype)
+    view.data, view.indices, view.indptr = X.data, X.indices, X.indptr
+    return view
