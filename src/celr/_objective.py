@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import dsyrk
-from scipy.special import expit
 
 from celr._column_stats import weighted_center_scale
 from celr._loss import (
@@ -205,11 +204,6 @@ class LogisticObjective:
             self.normalized_weight if residual.ndim == 1 else self.normalized_weight[:, None]
         )
         return value, self._gradient_from_residual(residual)
-
-    def probabilities(self, coef: np.ndarray) -> np.ndarray:
-        """Model probabilities: P(y=1) of shape (n,) for two classes, (n, K) otherwise."""
-        z = self.scores(coef)
-        return expit(z) if self.n_scores == 1 else softmax(z)
 
     def hessp_at(self, coef: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         """Return ``v -> H v``, the Hessian of ``f_data`` at ``coef`` times a vector.
