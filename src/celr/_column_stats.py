@@ -83,7 +83,7 @@ def _centered_square_mean(X, weight, center, unit, counts) -> np.ndarray:
     unit = np.ones(n_features) if unit is None else unit
     stored_square = np.zeros(n_features)
     stored_weight = np.zeros(n_features)
-    for rows, cols, values in _entry_chunks(X):
+    for rows, cols, values in entry_chunks(X):
         row_weight = weight[rows]
         deviation = (values - center[cols]) / unit[cols]
         stored_square += np.bincount(cols, row_weight * deviation**2, minlength=n_features)
@@ -99,7 +99,7 @@ def _column_max_abs(X) -> np.ndarray:
     """Largest absolute value of every column (1 for all-zero columns)."""
     max_abs = np.zeros(X.shape[1])
     if sp.issparse(X):
-        for _, cols, values in _entry_chunks(X):
+        for _, cols, values in entry_chunks(X):
             np.maximum.at(max_abs, cols, np.abs(values))
     else:
         rows_per_chunk = max(64, CHUNK_BYTES // (8 * X.shape[1]))
@@ -116,12 +116,12 @@ def _stored_counts(X) -> np.ndarray:
     if X.format == "csc":
         return np.diff(X.indptr)
     counts = np.zeros(X.shape[1], dtype=np.int64)
-    for _, cols, _ in _entry_chunks(X):
+    for _, cols, _ in entry_chunks(X):
         counts += np.bincount(cols, minlength=X.shape[1])
     return counts
 
 
-def _entry_chunks(X) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def entry_chunks(X) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(row, column, value) of the stored entries of sparse X, a bounded chunk at a time.
 
     CSR and CSC are read in place along their major axis; other formats go through CSR.

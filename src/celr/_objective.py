@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import dsyrk
 
-from celr._column_stats import weighted_center_scale
+from celr._column_stats import entry_chunks, weighted_center_scale
 from celr._loss import (
     binary_hessian_weight,
     binary_loss_and_residual,
@@ -296,11 +296,19 @@ class LogisticObjective:
         else:
             proba = softmax(z)
             curvature = proba * (1.0 - proba) * self.normalized_weight[:, None]
-        diag_w = np.zeros((self.n_features, self.n_scores))
-        for rows, chunk in self._float64_chunks():
-            squared = chunk.multiply(chunk) if sp.issparse(chunk) else chunk * chunk
-            diag_w += squared.T @ curvature[rows]
-        return self.pack(diag_w.T, curvature.sum(axis=0))
+        diag_w = np.zeros((self.n_scores, self.n_features))
+        if sp.issparse(self.X):
+            # Stored entries read in place: squaring a sparse X would copy all of it.
+            for rows, cols, values in entry_chunks(self.X):
+                for k in range(self.n_scores):
+                    diag_w[k] += np.bincount(
+                        cols, curvature[rows, k] * values**2, minlength=self.n_features
+                    )
+        else:
+            for rows in self._row_slices(8 * self.n_features):
+                chunk = np.asarray(self.X[rows], dtype=np.float64)
+                diag_w += curvature[rows].T @ (chunk * chunk)
+        return self.pack(diag_w, curvature.sum(axis=0))
 
     def feature_center_scale(self) -> tuple[np.ndarray, np.ndarray]:
         """Weighted centre and spread of every column: how a solver standardises implicitly.
@@ -352,14 +360,6 @@ class LogisticObjective:
             if self.fit_intercept:
                 chunk[:, d] = 1.0
             yield rows, chunk
-
-    def _float64_chunks(self) -> Iterator[tuple[slice, np.ndarray | sp.csr_array]]:
-        """Row chunks of X as float64 (sparse: the whole matrix, as CSR)."""
-        if sp.issparse(self.X):
-            yield slice(0, self.n_samples), sp.csr_array(self.X, dtype=np.float64)
-            return
-        for rows in self._row_slices(8 * self.n_features):
-            yield rows, np.asarray(self.X[rows], dtype=np.float64)
 
 
 def mirror_upper_triangle(matrix: np.ndarray) -> None:
