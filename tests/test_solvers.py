@@ -12,8 +12,9 @@ from sklearn.exceptions import ConvergenceWarning
 from celr import CrossEntropyLogisticRegression
 from celr._objective import LogisticObjective
 from celr._penalty import ElasticNetPenalty
-from celr.solvers import SOLVERS, choose_solver, lbfgs, newton
+from celr.solvers import SOLVERS, choose_solver, newton
 from celr.solvers._base import IterationInfo, SmoothProblem
+from celr.solvers._coordinates import StandardizedCoordinates
 
 
 @pytest.mark.parametrize("solver", ["newton", "lbfgs", "auto"])
@@ -109,11 +110,13 @@ def reference_problem_small():
     return reference_problem_for("iris", 1.0, False)
 
 
-def test_lbfgs_standardized_coordinates_round_trip():
+def test_standardized_coordinates_round_trip():
     problem = reference_problem_small()
     objective, penalty = _objective_and_penalty(problem)
-    coords = lbfgs.StandardizedCoordinates(
-        objective, SmoothProblem(objective, penalty).feature_scale
+    coords = StandardizedCoordinates(
+        objective,
+        objective.feature_center_scale()[0],
+        SmoothProblem(objective, penalty).feature_scale,
     )
     coef = np.random.default_rng(0).normal(size=objective.n_params)
     np.testing.assert_allclose(coords.to_coef(coords.from_coef(coef)), coef, rtol=1e-12)

@@ -38,7 +38,65 @@ from celr._loss import (
 _CHUNK_BYTES = 2**20
 
 
-class LogisticObjective:
+class CoefLayout:
+    """The flat coefficient layout: ``(n_scores, n_features + fit_intercept)``, C order.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of classes ``K >= 2``; two classes have one score, ``K > 2`` have ``K``.
+    n_features : int
+        Number of features.
+    fit_intercept : bool
+        Whether each score has an intercept (stored last in its row).
+
+    Examples
+    --------
+    >>> layout = CoefLayout(3, 2, True)
+    >>> layout.n_params
+    9
+    >>> layout.unpack(layout.pack([[1, 2]] * 3, [7, 8, 9]))[1].tolist()
+    [7.0, 8.0, 9.0]
+    """
+
+    def __init__(self, n_classes: int, n_features: int, fit_intercept: bool) -> None:
+        self.n_classes = int(n_classes)
+        self.n_features = int(n_features)
+        self.fit_intercept = bool(fit_intercept)
+        self.n_scores = 1 if self.n_classes == 2 else self.n_classes
+        self.n_params = self.n_scores * (self.n_features + self.fit_intercept)
+
+    # -- layout ---------------------------------------------------------------------------
+    def unpack(self, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Split a flat vector into ``W`` (n_scores, n_features) and ``b`` (n_scores,)."""
+        table = coef.reshape(self.n_scores, self.n_features + self.fit_intercept)
+        weights = table[:, : self.n_features]
+        intercept = table[:, -1] if self.fit_intercept else np.zeros(self.n_scores)
+        return weights, intercept
+
+    def pack(self, weights: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`unpack`; the intercept is dropped without ``fit_intercept``."""
+        weights = np.asarray(weights, dtype=np.float64).reshape(self.n_scores, -1)
+        if not self.fit_intercept:
+            return weights.ravel().copy()
+        intercept = np.asarray(intercept, dtype=np.float64).reshape(self.n_scores, 1)
+        return np.hstack([weights, intercept]).ravel()
+
+    def remove_invariant(self, vector: np.ndarray) -> np.ndarray:
+        """Project out the directions along which the objective is flat by construction.
+
+        Softmax is unchanged when the same vector is added to every class's scores, so for
+        K classes the data term is constant along ``W_k += c, b_k += c0`` for all k. The
+        projection subtracts the class mean of every column; for two classes it is the
+        identity.
+        """
+        if self.n_scores == 1:
+            return vector
+        table = vector.reshape(self.n_scores, -1)
+        return (table - table.mean(axis=0)).ravel()
+
+
+class LogisticObjective(CoefLayout):
     """Mean weighted cross-entropy of a linear model on in-memory data.
 
     Parameters
@@ -86,31 +144,12 @@ class LogisticObjective:
         self.normalized_weight = np.asarray(sample_weight, dtype=np.float64)
         if self.weight_sum != 1.0:  # blocks pass views of weights normalised already
             self.normalized_weight = self.normalized_weight / self.weight_sum
-        self.n_classes = int(n_classes)
-        self.fit_intercept = bool(fit_intercept)
-        self.n_samples, self.n_features = X.shape
-        self.n_scores = 1 if self.n_classes == 2 else self.n_classes
-        self.n_params = self.n_scores * (self.n_features + self.fit_intercept)
+        super().__init__(n_classes, X.shape[1], fit_intercept)
+        self.n_samples = X.shape[0]
         self._center_scale: tuple[np.ndarray, np.ndarray] | None = None
         self._subsamples: dict[int, LogisticObjective] = {}
         # Relative precision of a value computed from products in X's dtype.
         self.precision = float(np.finfo(X.dtype).eps)
-
-    # -- layout ---------------------------------------------------------------------------
-    def unpack(self, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Split a flat vector into ``W`` (n_scores, n_features) and ``b`` (n_scores,)."""
-        table = coef.reshape(self.n_scores, self.n_features + self.fit_intercept)
-        weights = table[:, : self.n_features]
-        intercept = table[:, -1] if self.fit_intercept else np.zeros(self.n_scores)
-        return weights, intercept
-
-    def pack(self, weights: np.ndarray, intercept: np.ndarray) -> np.ndarray:
-        """Inverse of :meth:`unpack`; the intercept is dropped without ``fit_intercept``."""
-        weights = np.asarray(weights, dtype=np.float64).reshape(self.n_scores, -1)
-        if not self.fit_intercept:
-            return weights.ravel().copy()
-        intercept = np.asarray(intercept, dtype=np.float64).reshape(self.n_scores, 1)
-        return np.hstack([weights, intercept]).ravel()
 
     def row_subsample(self, stride: int) -> LogisticObjective:
         """The same objective on every ``stride``-th row (weights renormalised).
@@ -134,19 +173,6 @@ class LogisticObjective:
         return sub
 
     # -- softmax's shift invariance -------------------------------------------------------
-    def remove_invariant(self, vector: np.ndarray) -> np.ndarray:
-        """Project out the directions along which the objective is flat by construction.
-
-        Softmax is unchanged when the same vector is added to every class's scores, so for
-        K classes the data term is constant along ``W_k += c, b_k += c0`` for all k. The
-        projection subtracts the class mean of every column; for two classes it is the
-        identity.
-        """
-        if self.n_scores == 1:
-            return vector
-        table = vector.reshape(self.n_scores, -1)
-        return (table - table.mean(axis=0)).ravel()
-
     def invariant_projector(self) -> np.ndarray | None:
         """Dense projector onto the flat directions of :meth:`remove_invariant`, or None."""
         if self.n_scores == 1:

@@ -1,10 +1,9 @@
 """L-BFGS (scipy's L-BFGS-B) on implicitly standardised coefficients.
 
 L-BFGS is not scale invariant: on raw features spanning orders of magnitude it needs
-thousands of iterations. Instead of scaling a copy of X, the solver works in the
-coordinates of standardised features, ``v = W * sd`` and ``c = b + W . mean``, and maps
-back with the chain rule: the objective is evaluated on the original data and
-coefficients, so the optimum is unchanged and X is never touched.
+thousands of iterations, so it runs in :mod:`celr.solvers._coordinates`' standardised
+coordinates (centre: ``objective.feature_center_scale()``'s; scale:
+``SmoothProblem.feature_scale``, the spread raised where the L2 penalty dominates).
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from celr.solvers._base import Callback, IterationInfo, SmoothProblem, SolverResult
+from celr.solvers._coordinates import StandardizedCoordinates
 
 # L-BFGS keeps pairs of vectors: more pairs capture more curvature (on raw breast cancer,
 # 100 pairs need 202 iterations where 10 need 12,216), within a fixed memory budget.
@@ -30,34 +30,6 @@ def history_size(n_params: int) -> int:
     """
     fitting = _HISTORY_BYTES // (2 * 8 * max(n_params, 1))
     return int(np.clip(fitting, *_HISTORY_RANGE))
-
-
-class StandardizedCoordinates:
-    """The linear change of variables between ``coef`` and standardised coordinates.
-
-    The centre is ``objective.feature_center_scale()``'s (the weighted mean with an
-    intercept, zero without); the scale is ``SmoothProblem.feature_scale``, the spread
-    raised where the L2 penalty dominates the curvature.
-    """
-
-    def __init__(self, objective, scale: np.ndarray) -> None:
-        self.objective = objective
-        self.center, _ = objective.feature_center_scale()
-        self.scale = scale
-
-    def to_coef(self, u: np.ndarray) -> np.ndarray:
-        v, c = self.objective.unpack(u)
-        weights = v / self.scale
-        return self.objective.pack(weights, c - weights @ self.center)
-
-    def from_coef(self, coef: np.ndarray) -> np.ndarray:
-        weights, intercept = self.objective.unpack(coef)
-        return self.objective.pack(weights * self.scale, intercept + weights @ self.center)
-
-    def gradient_to_u(self, grad: np.ndarray) -> np.ndarray:
-        grad_w, grad_b = self.objective.unpack(grad)
-        grad_v = (grad_w - grad_b[:, None] * self.center) / self.scale
-        return self.objective.pack(grad_v, grad_b)
 
 
 def solve(
@@ -92,7 +64,9 @@ def solve(
     SolverResult
     """
     problem = SmoothProblem(objective, penalty)
-    coords = StandardizedCoordinates(objective, problem.feature_scale)
+    coords = StandardizedCoordinates(
+        objective, objective.feature_center_scale()[0], problem.feature_scale
+    )
     last = {}
 
     def value_and_grad_u(u: np.ndarray) -> tuple[float, np.ndarray]:
