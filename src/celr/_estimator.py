@@ -12,9 +12,10 @@ from numpy.typing import ArrayLike
 from scipy.special import expit, log_expit
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import compute_class_weight
+from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from threadpoolctl import ThreadpoolController
 
@@ -24,11 +25,13 @@ from celr._loss import (
     multinomial_loss_and_residual,
     softmax,
 )
-from celr._objective import LogisticObjective
+from celr._objective import CoefLayout, LogisticObjective
 from celr._parallel import make_objective
 from celr._penalty import ElasticNetPenalty
 from celr._separation import SeparationWarning, separates
-from celr.solvers import SOLVERS, check_solver_supports, choose_solver
+from celr._stochastic import stream_pass, validation_split
+from celr.solvers import SOLVERS, SolverSpec, check_solver_supports, choose_solver
+from celr.solvers.sgd import SCHEDULES
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -72,25 +75,56 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
         Share of L1 in an elastic-net penalty. Only 0 (pure L2) is supported for now.
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept.
-    solver : {'auto', 'newton', 'lbfgs'}, default='auto'
+    solver : {'auto', 'newton', 'lbfgs', 'gd', 'sgd'}, default='auto'
         ``'newton'``: Newton's method with a line search; Cholesky on the exact Hessian
         when ``n_classes' * (n_features + 1) <= 2000`` (``n_classes'`` is 1 for binary
         problems), conjugate gradients on Hessian-vector products otherwise.
         ``'lbfgs'``: scipy's L-BFGS-B on implicitly standardised coefficients.
+        ``'gd'``: the textbook's full-batch gradient descent (eq. 5.14), with a fixed
+        ``learning_rate`` or, by default, a line search in standardised units.
+        ``'sgd'``: the textbook's mini-batch stochastic gradient descent (section 5.6),
+        softmax for K classes; the only solver with ``partial_fit`` (data that does not
+        fit in memory). ``max_iter`` counts epochs.
         ``'auto'``: ``'newton'`` when its exact Hessian is that small, else ``'lbfgs'``.
     tol : float, default=1e-8
         Stop when the max-norm of the objective's gradient is at most ``tol``. The
         objective is a mean, so ``tol`` does not depend on the number of rows.
+        ``'sgd'`` also stops when the objective (held-out cross-entropy with
+        ``early_stopping``) has not improved by more than ``tol`` for
+        ``n_iter_no_change`` epochs.
     max_iter : int, default=1000
-        Maximum number of solver iterations.
+        Maximum number of solver iterations (epochs for ``'sgd'``).
     class_weight : dict, 'balanced' or None, default=None
         Weights per class, multiplied into the sample weights (as in scikit-learn).
     warm_start : bool, default=False
         Start from the previous fit's coefficients when their shape matches.
     random_state : int, RandomState instance or None, default=None
-        Unused by the deterministic solvers here; kept for the stochastic ones.
+        Shuffles the rows of ``'sgd'`` and draws its held-out rows; unused otherwise.
     verbose : int, default=0
         Print the objective and the optimality measure after each iteration when > 0.
+    learning_rate : float or None, default=None
+        ``'gd'`` and ``'sgd'``: a number is the textbook's step ``eta`` in
+        ``theta <- theta - eta * grad`` (the initial step of a decaying schedule). None
+        lets celr choose: steps in standardised units (a diagonal preconditioner, so raw
+        feature scales need no scaler), a line search for ``'gd'``, ``1 / L(batch_size)``
+        (a bound on the mini-batch curvature) for ``'sgd'``.
+    schedule : {'invsqrt', 'constant', 'adam'}, default='invsqrt'
+        ``'sgd'``'s step over time: ``eta / sqrt(1 + epochs seen)``, the constant
+        ``eta``, or Adam with base rate ``eta`` (0.01 when ``learning_rate=None``).
+    batch_size : int, default=1024
+        ``'sgd'``: rows per step; 1 is the textbook's per-example update.
+    average : bool or int, default=True
+        ``'sgd'``: report the running average of the iterates (Polyak-Ruppert), which
+        converges to the optimum under a decaying step; True starts it after one epoch,
+        an int after that many rows, False never.
+    early_stopping : bool, default=False
+        ``'sgd'``: hold out a stratified ``validation_fraction`` of the rows and stop when
+        their cross-entropy has not improved for ``n_iter_no_change`` epochs, keeping
+        the best weights.
+    validation_fraction : float, default=0.1
+        Share of rows held out by ``early_stopping``.
+    n_iter_no_change : int, default=5
+        ``'sgd'``: epochs without improvement before stopping.
 
     Attributes
     ----------
@@ -105,7 +139,11 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
     stop_crit_ : float
         Max-norm of the gradient at the returned coefficients.
     loss_curve_ : ndarray of shape (n_iter_ + 1,)
-        Objective value at the start and after each iteration.
+        Objective value at the start and after each iteration (epoch). After
+        ``partial_fit``, one entry per call: the mean of its mini-batch objectives.
+    validation_loss_curve_ : ndarray or None
+        ``'sgd'`` with ``early_stopping``: held-out cross-entropy at the start and after
+        each epoch; None otherwise.
     solver_ : str
         The solver used (what ``'auto'`` chose).
     n_features_in_ : int
@@ -140,6 +178,13 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
+        "schedule": [StrOptions(set(SCHEDULES))],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "average": ["boolean", Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -155,6 +200,13 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
         warm_start: bool = False,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
+        learning_rate: float | None = None,
+        schedule: str = "invsqrt",
+        batch_size: int = 1024,
+        average: bool | int = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 5,
     ) -> None:
         self.C = C
         self.l1_ratio = l1_ratio
@@ -166,6 +218,13 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self.learning_rate = learning_rate
+        self.schedule = schedule
+        self.batch_size = batch_size
+        self.average = average
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -195,35 +254,147 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
             check_solver_supports(self._solver_name(1), self.l1_ratio)
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=_FLOAT_DTYPES)
         y_codes, weights = self._encode_targets(X, y, sample_weight)
+        layout = CoefLayout(len(self.classes_), X.shape[1], self.fit_intercept)
+        self.solver_ = self._solver_name(layout.n_params)
+        spec = SOLVERS[self.solver_]
+        random_state = check_random_state(self.random_state)
+        options = self._solver_options(spec, random_state)
+        if spec.stochastic and self.early_stopping:
+            train, held_out = validation_split(
+                y_codes, weights, self.validation_fraction, random_state
+            )
+            options["validation"] = LogisticObjective(
+                X[held_out], y_codes[held_out], weights[held_out], *_layout_args(layout)
+            )
+            X, y_codes, weights = X[train], y_codes[train], weights[train]
         objective = make_objective(
-            X,
-            y_codes,
-            weights,
-            len(self.classes_),
-            self.fit_intercept,
-            n_threads=_thread_budget(),
+            X, y_codes, weights, *_layout_args(layout), n_threads=_thread_budget()
         )
         del weights  # the objective holds them normalised: one n-sized array, not two
         penalty = self._penalty(objective)
-        self.solver_ = self._solver_name(objective.n_params)
         # One BLAS thread per celr thread: idle OpenBLAS workers (numpy's and scipy's
         # pools) spin against the pointwise numpy work; on 2 cores one BLAS thread was
         # 1.2-11x faster for every size up to 500k x 100. Parallelism comes from row
         # blocks instead (celr._parallel).
         with _blas_controller().limit(limits=1, user_api="blas"):
-            result = SOLVERS[self.solver_].solve(
+            result = spec.solve(
                 objective,
                 penalty,
                 self._initial_coef(objective, y_codes),
                 tol=self.tol,
                 max_iter=self.max_iter,
                 callback=self._print_progress if self.verbose else None,
+                **options,
             )
         self._set_coefficients(objective, result.coef, X.dtype)
         self.n_iter_ = result.n_iter
         self.stop_crit_ = result.stop_crit
         self.loss_curve_ = np.asarray(result.history)
-        self._warn_if_not_optimal(objective, result, y_codes)
+        self.validation_loss_curve_ = (
+            np.asarray(result.validation_history) if result.validation_history else None
+        )
+        self._optimizer_state = result.state
+        if result.diverged:
+            self._warn_diverged()
+        else:
+            self._warn_if_not_optimal(objective, result, y_codes)
+        return self
+
+    def _stochastic(self) -> bool:
+        if not SOLVERS.get(self.solver, _NOT_STOCHASTIC).stochastic:
+            raise AttributeError(
+                f"partial_fit needs a stochastic solver such as solver='sgd' (got "
+                f"solver={self.solver!r}): only SGD can continue from one chunk of data."
+            )
+        return True
+
+    @available_if(_stochastic)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        classes: ArrayLike | None = None,
+        sample_weight: ArrayLike | None = None,
+        *,
+        n_samples_total: int | None = None,
+    ):
+        """One pass of mini-batch SGD over ``(X, y)``, continuing from the current state.
+
+        For data that does not fit in memory: call it on each chunk (e.g. of
+        ``pandas.read_csv(..., chunksize=...)``), for as many passes over the chunks as
+        wanted. Each call shuffles its rows and makes ``ceil(n / batch_size)`` steps of
+        the update of :mod:`celr.solvers.sgd` (the textbook's SGD, eq. 5.14/5.18),
+        continuing the learning-rate schedule and the iterate average. It continues a
+        fit with ``solver='sgd'`` too.
+
+        The objective is the one ``fit`` minimises on the whole data set, so repeated
+        passes converge to ``fit``'s model (within SGD's noise, which the decaying step
+        and the averaging shrink), provided the penalty ``1 / (C S)`` uses the whole data
+        set's weight ``S``: pass ``n_samples_total`` when making several passes over a
+        data set (without it, ``S`` is that of the rows seen so far, which is right for a
+        single pass over a stream). Only available with ``solver='sgd'``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            One chunk of rows.
+        y : array-like of shape (n_samples,)
+            Their labels, each among ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            All the labels of the problem: required on the first call (a chunk may hold
+            only some of them), optional (and checked) later.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights.
+        n_samples_total : int, default=None
+            Rows in the whole data set the chunks come from (see above).
+
+        Returns
+        -------
+        self : CrossEntropyLogisticRegression
+
+        Examples
+        --------
+        The textbook's worked SGD step (section 5.6.1): from zero weights, the example
+        ``x = [3, 2]``, ``y = 1`` and ``eta = 0.1`` give ``w = [0.15, 0.1]``, ``b = 0.05``.
+
+        >>> import numpy as np
+        >>> from celr import CrossEntropyLogisticRegression
+        >>> clf = CrossEntropyLogisticRegression(
+        ...     C=np.inf, solver="sgd", batch_size=1, learning_rate=0.1, schedule="constant"
+        ... )
+        >>> clf = clf.partial_fit([[3.0, 2.0]], [1], classes=[0, 1])
+        >>> clf.coef_.round(3).tolist(), clf.intercept_.round(3).tolist()
+        ([[0.15, 0.1]], [0.05])
+        """
+        first_call = _check_partial_fit_first_call(self, classes)
+        X, y = validate_data(
+            self, X, y, accept_sparse=["csr", "csc"], dtype=_FLOAT_DTYPES, reset=first_call
+        )
+        y_codes, weights = self._encode_chunk(X, y, sample_weight)
+        layout = CoefLayout(len(self.classes_), X.shape[1], self.fit_intercept)
+        state = None if first_call else getattr(self, "_optimizer_state", None)
+        if state is not None and state.layout.n_params != layout.n_params:
+            state = None
+        if state is None:
+            self.n_iter_, self.loss_curve_ = 0, np.empty(0)
+        options = self._solver_options(SOLVERS["sgd"], check_random_state(self.random_state))
+        options.pop("n_iter_no_change")
+        with _blas_controller().limit(limits=1, user_api="blas"):
+            state, mean_objective, ran_away = stream_pass(
+                state, X, y_codes, weights, layout=layout,
+                coef0=self._stream_start(layout, first_call), C=self.C,
+                n_samples_total=n_samples_total, options=options,
+            )  # fmt: skip
+        self._optimizer_state = state
+        self._set_coefficients(layout, state.coef, X.dtype)
+        self.solver_ = "sgd"
+        self.n_iter_ += 1
+        self.loss_curve_ = np.append(self.loss_curve_, mean_objective)
+        self.stop_crit_ = np.nan  # one chunk cannot measure the whole gradient
+        self.validation_loss_curve_ = None
+        if ran_away:
+            self._warn_diverged()
         return self
 
     def _solver_name(self, n_params: int) -> str:
@@ -260,11 +431,59 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
         return y_codes, weights
 
     def _penalty(self, objective: LogisticObjective) -> ElasticNetPenalty:
-        alpha = 0.0 if np.isinf(self.C) else 1.0 / (self.C * objective.weight_sum)
-        table = np.ones((objective.n_scores, objective.n_features + self.fit_intercept), bool)
-        if self.fit_intercept:
-            table[:, -1] = False
-        return ElasticNetPenalty(alpha, self.l1_ratio, table.ravel())
+        return ElasticNetPenalty.for_layout(objective, self.C, self.l1_ratio, objective.weight_sum)
+
+    def _solver_options(self, spec: SolverSpec, random_state) -> dict:
+        """The estimator parameters ``spec`` takes, by name (one random state per fit)."""
+        options = {name: getattr(self, name) for name in spec.options}
+        if "random_state" in options:
+            options["random_state"] = random_state
+        return options
+
+    def _encode_chunk(self, X, y, sample_weight) -> tuple[np.ndarray, np.ndarray]:
+        """Class codes and row weights of one ``partial_fit`` chunk, against ``classes_``."""
+        check_classification_targets(y)
+        unknown = ~np.isin(y, self.classes_)
+        if unknown.any():
+            raise ValueError(
+                f"y contains labels not in classes={self.classes_.tolist()}: "
+                f"{np.unique(y[unknown]).tolist()}."
+            )
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"classes must hold at least two labels for a classifier; got {self.classes_}."
+            )
+        y_codes = np.searchsorted(self.classes_, y)
+        weights = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
+        )
+        if isinstance(self.class_weight, str):
+            raise ValueError(
+                "class_weight='balanced' needs the class counts of the whole data set, which "
+                "partial_fit does not see; pass a dict {class: weight} instead."
+            )
+        if self.class_weight is not None:
+            weights *= compute_class_weight(self.class_weight, classes=self.classes_, y=y)[y_codes]
+        return y_codes, weights
+
+    def _stream_start(self, layout: CoefLayout, first_call: bool) -> np.ndarray:
+        """Where a new optimiser state starts: the fitted coefficients, else zeros (the
+        textbook's start: a chunk's class shares need not be the data set's)."""
+        if not first_call and getattr(self, "coef_", np.empty(0)).shape == (
+            layout.n_scores,
+            layout.n_features,
+        ):
+            return layout.pack(self.coef_, self.intercept_)
+        return np.zeros(layout.n_params)
+
+    def _warn_diverged(self) -> None:
+        warnings.warn(
+            f"solver={self.solver_!r} diverged with learning_rate={self.learning_rate}: the "
+            "objective ran away, so the weights from before that were kept. Use a smaller "
+            "learning_rate, or learning_rate=None to let celr choose the step.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
 
     def _initial_coef(self, objective: LogisticObjective, y_codes: np.ndarray) -> np.ndarray:
         """Previous coefficients under ``warm_start``; else zero weights and log-odds."""
@@ -283,9 +502,9 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
                 intercept = log_share - log_share.mean()
         return objective.pack(np.zeros((objective.n_scores, objective.n_features)), intercept)
 
-    def _set_coefficients(self, objective: LogisticObjective, coef: np.ndarray, dtype) -> None:
-        weights, intercept = objective.unpack(coef)
-        if objective.n_scores > 1:
+    def _set_coefficients(self, layout: CoefLayout, coef: np.ndarray, dtype) -> None:
+        weights, intercept = layout.unpack(coef)
+        if layout.n_scores > 1:
             # Softmax is shift invariant; report the representation whose scores sum to 0.
             weights = weights - weights.mean(axis=0)
             intercept = intercept - intercept.mean()
@@ -427,6 +646,13 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
         else:
             per_sample, _ = multinomial_loss_and_residual(scores, codes)
         return float(np.average(per_sample, weights=weights))
+
+
+_NOT_STOCHASTIC = SolverSpec("", None, False, "")
+
+
+def _layout_args(layout: CoefLayout) -> tuple[int, bool]:
+    return layout.n_classes, layout.fit_intercept
 
 
 def _class_weights(class_weight, classes, y, y_codes, sample_weight) -> np.ndarray:

@@ -76,11 +76,12 @@ class CoefLayout:
 
     def pack(self, weights: np.ndarray, intercept: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`unpack`; the intercept is dropped without ``fit_intercept``."""
-        weights = np.asarray(weights, dtype=np.float64).reshape(self.n_scores, -1)
-        if not self.fit_intercept:
-            return weights.ravel().copy()
-        intercept = np.asarray(intercept, dtype=np.float64).reshape(self.n_scores, 1)
-        return np.hstack([weights, intercept]).ravel()
+        # Filled in place, not np.hstack: this runs once per SGD mini-batch.
+        table = np.empty((self.n_scores, self.n_features + self.fit_intercept))
+        table[:, : self.n_features] = np.reshape(weights, (self.n_scores, self.n_features))
+        if self.fit_intercept:
+            table[:, -1] = intercept
+        return table.ravel()
 
     def remove_invariant(self, vector: np.ndarray) -> np.ndarray:
         """Project out the directions along which the objective is flat by construction.

@@ -41,6 +41,23 @@ class ElasticNetPenalty:
         self.l2_strength = self.alpha * (1.0 - self.l1_ratio)
         self.l1_strength = self.alpha * self.l1_ratio
 
+    @classmethod
+    def for_layout(cls, layout, C: float, l1_ratio: float, weight_sum: float) -> ElasticNetPenalty:
+        """The objective's penalty, ``alpha = 1 / (C S)``, on the weights of ``layout``.
+
+        Examples
+        --------
+        >>> from celr._objective import CoefLayout
+        >>> pen = ElasticNetPenalty.for_layout(CoefLayout(2, 2, True), 0.5, 0.0, 4.0)
+        >>> pen.alpha, pen.penalized.tolist()
+        (0.5, [True, True, False])
+        """
+        alpha = 0.0 if np.isinf(C) else 1.0 / (C * weight_sum)
+        table = np.ones((layout.n_scores, layout.n_features + layout.fit_intercept), bool)
+        if layout.fit_intercept:
+            table[:, -1] = False
+        return cls(alpha, l1_ratio, table.ravel())
+
     @property
     def is_smooth(self) -> bool:
         """True when there is no L1 part, so the whole objective is differentiable."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from celr.solvers import lbfgs, newton
+from celr.solvers import gd, lbfgs, newton, sgd
 from celr.solvers._base import IterationInfo, SolverResult
 
 __all__ = ["SOLVERS", "IterationInfo", "SolverResult", "SolverSpec", "choose_solver"]
@@ -24,6 +24,11 @@ class SolverSpec:
     solve: Callable[..., SolverResult]
     supports_l1: bool
     summary: str
+    #: Estimator parameters passed on to ``solve`` as keyword arguments.
+    options: tuple[str, ...] = ()
+    #: Epochs over shuffled rows: ``max_iter`` counts epochs, ``partial_fit`` and early
+    #: stopping on held-out rows are available.
+    stochastic: bool = False
 
 
 SOLVERS: dict[str, SolverSpec] = {
@@ -35,6 +40,28 @@ SOLVERS: dict[str, SolverSpec] = {
         newton.solve,
         False,
         "Newton with line search: Cholesky on the exact Hessian when small, CG otherwise",
+    ),
+    "gd": SolverSpec(
+        "gd",
+        gd.solve,
+        False,
+        "full-batch gradient descent: a fixed step, or a line search in standardised units",
+        options=("learning_rate",),
+    ),
+    "sgd": SolverSpec(
+        "sgd",
+        sgd.solve,
+        False,
+        "mini-batch SGD with a decaying step and iterate averaging; partial_fit",
+        options=(
+            "learning_rate",
+            "schedule",
+            "batch_size",
+            "average",
+            "random_state",
+            "n_iter_no_change",
+        ),
+        stochastic=True,
     ),
 }
 

@@ -27,6 +27,13 @@ class SolverResult:
         distance of ``-grad`` to the subdifferential (L1).
     history : list of float
         Objective value after each iteration (the first entry is at ``coef0``).
+    diverged : bool
+        Whether a fixed learning rate made the iterates run away (first-order solvers);
+        ``coef`` is then the best point seen.
+    validation_history : list of float
+        Held-out cross-entropy after each epoch, when the solver was given held-out data.
+    state : object, optional
+        The optimiser state a stochastic solver can continue from (``partial_fit``).
     """
 
     coef: np.ndarray
@@ -34,6 +41,9 @@ class SolverResult:
     converged: bool
     stop_crit: float
     history: list[float] = field(default_factory=list)
+    diverged: bool = False
+    validation_history: list[float] = field(default_factory=list)
+    state: object = None
 
 
 @dataclass

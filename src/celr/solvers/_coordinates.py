@@ -41,6 +41,7 @@ class StandardizedCoordinates:
         self.layout = layout
         self.center = np.asarray(center, dtype=np.float64)
         self.scale = np.asarray(scale, dtype=np.float64)
+        self.is_identity = not self.center.any() and bool(np.all(self.scale == 1.0))
 
     @classmethod
     def identity(cls, layout: CoefLayout) -> StandardizedCoordinates:
@@ -48,16 +49,22 @@ class StandardizedCoordinates:
         return cls(layout, np.zeros(layout.n_features), np.ones(layout.n_features))
 
     def to_coef(self, u: np.ndarray) -> np.ndarray:
+        if self.is_identity:
+            return u.copy()
         v, c = self.layout.unpack(u)
         weights = v / self.scale
         return self.layout.pack(weights, c - weights @ self.center)
 
     def from_coef(self, coef: np.ndarray) -> np.ndarray:
+        if self.is_identity:
+            return coef.copy()
         weights, intercept = self.layout.unpack(coef)
         return self.layout.pack(weights * self.scale, intercept + weights @ self.center)
 
     def gradient_to_u(self, grad: np.ndarray) -> np.ndarray:
         """The gradient with respect to ``u`` of a function whose ``coef``-gradient is given."""
+        if self.is_identity:
+            return grad
         grad_w, grad_b = self.layout.unpack(grad)
         grad_v = (grad_w - grad_b[:, None] * self.center) / self.scale
         return self.layout.pack(grad_v, grad_b)
