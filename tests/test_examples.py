@@ -25,3 +25,16 @@ def test_quickstart_runs_and_celr_reaches_the_optimum(capsys, monkeypatch):
     # celr's objective is the lowest of all fitters, to rounding.
     celr_gaps = [float(gap) for gap in re.findall(r"\(celr ([0-9.e+-]+)\)", out)]
     assert celr_gaps and max(celr_gaps) < 1e-12
+
+
+def test_out_of_core_streams_chunks_and_matches_in_memory_fit(capsys, monkeypatch):
+    argv = ["out_of_core.py", "--rows", "30000", "--chunk-rows", "5000", "--passes", "3"]
+    monkeypatch.setattr(sys, "argv", argv + ["--sample-rows", "30000"])
+    runpy.run_path(str(EXAMPLES / "out_of_core.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "softmax, coef_ shape (3, 20)" in out
+    losses = [float(value) for value in re.findall(r"test log-loss, .*: ([0-9.]+)", out)]
+    # Streaming three passes lands where fitting the same rows in memory does.
+    assert len(losses) == 2 and abs(losses[0] - losses[1]) < 0.01
+    peak = float(re.search(r"peak memory allocated while streaming: ([0-9.]+) MB", out)[1])
+    assert peak < 50  # a few chunks of 5,000 rows, not the CSV

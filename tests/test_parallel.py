@@ -73,7 +73,7 @@ def test_fit_with_blocks_equals_fit_without(monkeypatch, solver, n_classes):
     X, y, weight = problem(n_classes, np.asarray, n=3000)
     serial = CrossEntropyLogisticRegression(solver=solver).fit(X, y, sample_weight=weight)
     monkeypatch.setattr(celr._parallel, "MIN_ENTRIES_PER_BLOCK", 100)
-    monkeypatch.setattr(celr._estimator, "_thread_budget", lambda: 2)
+    monkeypatch.setattr(celr._estimator, "thread_budget", lambda: 2)
     blocked = CrossEntropyLogisticRegression(solver=solver).fit(X, y, sample_weight=weight)
     assert_allclose(blocked.coef_, serial.coef_, rtol=1e-7, atol=1e-9)
     assert_allclose(blocked.predict_proba(X), serial.predict_proba(X), atol=1e-9)
@@ -83,7 +83,7 @@ def test_fit_in_a_forked_child_after_a_parallel_fit_in_the_parent(monkeypatch):
     import multiprocessing
 
     monkeypatch.setattr(celr._parallel, "MIN_ENTRIES_PER_BLOCK", 100)
-    monkeypatch.setattr(celr._estimator, "_thread_budget", lambda: 2)
+    monkeypatch.setattr(celr._estimator, "thread_budget", lambda: 2)
     X, y, _ = problem(2, np.asarray, n=2000)
     parent = CrossEntropyLogisticRegression().fit(X, y)  # creates the thread pool
     with multiprocessing.get_context("fork").Pool(1) as pool:
@@ -93,7 +93,7 @@ def test_fit_in_a_forked_child_after_a_parallel_fit_in_the_parent(monkeypatch):
 
 def _fit_coef(X, y):
     celr._parallel.MIN_ENTRIES_PER_BLOCK = 100
-    celr._estimator._thread_budget = lambda: 2
+    celr._estimator.thread_budget = lambda: 2
     return CrossEntropyLogisticRegression().fit(X, y).coef_
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import warnings
 from numbers import Integral, Real
 from typing import ClassVar
@@ -14,10 +13,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
-from threadpoolctl import ThreadpoolController
 
 from celr._loss import (
     binary_loss_and_residual,
@@ -29,29 +26,13 @@ from celr._objective import CoefLayout, LogisticObjective
 from celr._parallel import make_objective
 from celr._penalty import ElasticNetPenalty
 from celr._separation import SeparationWarning, separates
-from celr._stochastic import stream_pass, validation_split
+from celr._stochastic import FLOAT_DTYPES, PartialFitMixin, validation_split
+from celr._threads import blas_controller, thread_budget
 from celr.solvers import SOLVERS, SolverSpec, check_solver_supports, choose_solver
 from celr.solvers.sgd import SCHEDULES
 
-_FLOAT_DTYPES = (np.float64, np.float32)
 
-
-@functools.cache
-def _blas_controller() -> ThreadpoolController:
-    """One controller for the process: building one scans the loaded libraries (~2 ms)."""
-    return ThreadpoolController()
-
-
-def _thread_budget() -> int:
-    """Threads a fit may use: as many as BLAS may, so that limits set by the caller or by
-    joblib (one per worker in GridSearchCV(n_jobs=...)) hold for celr's threads too."""
-    budgets = [
-        info["num_threads"] for info in _blas_controller().info() if info["user_api"] == "blas"
-    ]
-    return max(budgets, default=1)
-
-
-class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
+class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstimator):
     """Logistic regression fitted by minimising the mean cross-entropy loss.
 
     The model of Jurafsky & Martin, *Speech and Language Processing*, ch. 5: for two
@@ -252,7 +233,7 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
         """
         if self.l1_ratio != 0:
             check_solver_supports(self._solver_name(1), self.l1_ratio)
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=_FLOAT_DTYPES)
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES)
         y_codes, weights = self._encode_targets(X, y, sample_weight)
         layout = CoefLayout(len(self.classes_), X.shape[1], self.fit_intercept)
         self.solver_ = self._solver_name(layout.n_params)
@@ -268,7 +249,7 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
             )
             X, y_codes, weights = X[train], y_codes[train], weights[train]
         objective = make_objective(
-            X, y_codes, weights, *_layout_args(layout), n_threads=_thread_budget()
+            X, y_codes, weights, *_layout_args(layout), n_threads=thread_budget()
         )
         del weights  # the objective holds them normalised: one n-sized array, not two
         penalty = self._penalty(objective)
@@ -276,7 +257,7 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
         # pools) spin against the pointwise numpy work; on 2 cores one BLAS thread was
         # 1.2-11x faster for every size up to 500k x 100. Parallelism comes from row
         # blocks instead (celr._parallel).
-        with _blas_controller().limit(limits=1, user_api="blas"):
+        with blas_controller().limit(limits=1, user_api="blas"):
             result = spec.solve(
                 objective,
                 penalty,
@@ -298,103 +279,6 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
             self._warn_diverged()
         else:
             self._warn_if_not_optimal(objective, result, y_codes)
-        return self
-
-    def _stochastic(self) -> bool:
-        if not SOLVERS.get(self.solver, _NOT_STOCHASTIC).stochastic:
-            raise AttributeError(
-                f"partial_fit needs a stochastic solver such as solver='sgd' (got "
-                f"solver={self.solver!r}): only SGD can continue from one chunk of data."
-            )
-        return True
-
-    @available_if(_stochastic)
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(
-        self,
-        X: ArrayLike,
-        y: ArrayLike,
-        classes: ArrayLike | None = None,
-        sample_weight: ArrayLike | None = None,
-        *,
-        n_samples_total: int | None = None,
-    ):
-        """One pass of mini-batch SGD over ``(X, y)``, continuing from the current state.
-
-        For data that does not fit in memory: call it on each chunk (e.g. of
-        ``pandas.read_csv(..., chunksize=...)``), for as many passes over the chunks as
-        wanted. Each call shuffles its rows and makes ``ceil(n / batch_size)`` steps of
-        the update of :mod:`celr.solvers.sgd` (the textbook's SGD, eq. 5.14/5.18),
-        continuing the learning-rate schedule and the iterate average. It continues a
-        fit with ``solver='sgd'`` too.
-
-        The objective is the one ``fit`` minimises on the whole data set, so repeated
-        passes converge to ``fit``'s model (within SGD's noise, which the decaying step
-        and the averaging shrink), provided the penalty ``1 / (C S)`` uses the whole data
-        set's weight ``S``: pass ``n_samples_total`` when making several passes over a
-        data set (without it, ``S`` is that of the rows seen so far, which is right for a
-        single pass over a stream). Only available with ``solver='sgd'``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            One chunk of rows.
-        y : array-like of shape (n_samples,)
-            Their labels, each among ``classes``.
-        classes : array-like of shape (n_classes,), default=None
-            All the labels of the problem: required on the first call (a chunk may hold
-            only some of them), optional (and checked) later.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative row weights.
-        n_samples_total : int, default=None
-            Rows in the whole data set the chunks come from (see above).
-
-        Returns
-        -------
-        self : CrossEntropyLogisticRegression
-
-        Examples
-        --------
-        The textbook's worked SGD step (section 5.6.1): from zero weights, the example
-        ``x = [3, 2]``, ``y = 1`` and ``eta = 0.1`` give ``w = [0.15, 0.1]``, ``b = 0.05``.
-
-        >>> import numpy as np
-        >>> from celr import CrossEntropyLogisticRegression
-        >>> clf = CrossEntropyLogisticRegression(
-        ...     C=np.inf, solver="sgd", batch_size=1, learning_rate=0.1, schedule="constant"
-        ... )
-        >>> clf = clf.partial_fit([[3.0, 2.0]], [1], classes=[0, 1])
-        >>> clf.coef_.round(3).tolist(), clf.intercept_.round(3).tolist()
-        ([[0.15, 0.1]], [0.05])
-        """
-        first_call = _check_partial_fit_first_call(self, classes)
-        X, y = validate_data(
-            self, X, y, accept_sparse=["csr", "csc"], dtype=_FLOAT_DTYPES, reset=first_call
-        )
-        y_codes, weights = self._encode_chunk(X, y, sample_weight)
-        layout = CoefLayout(len(self.classes_), X.shape[1], self.fit_intercept)
-        state = None if first_call else getattr(self, "_optimizer_state", None)
-        if state is not None and state.layout.n_params != layout.n_params:
-            state = None
-        if state is None:
-            self.n_iter_, self.loss_curve_ = 0, np.empty(0)
-        options = self._solver_options(SOLVERS["sgd"], check_random_state(self.random_state))
-        options.pop("n_iter_no_change")
-        with _blas_controller().limit(limits=1, user_api="blas"):
-            state, mean_objective, ran_away = stream_pass(
-                state, X, y_codes, weights, layout=layout,
-                coef0=self._stream_start(layout, first_call), C=self.C,
-                n_samples_total=n_samples_total, options=options,
-            )  # fmt: skip
-        self._optimizer_state = state
-        self._set_coefficients(layout, state.coef, X.dtype)
-        self.solver_ = "sgd"
-        self.n_iter_ += 1
-        self.loss_curve_ = np.append(self.loss_curve_, mean_objective)
-        self.stop_crit_ = np.nan  # one chunk cannot measure the whole gradient
-        self.validation_loss_curve_ = None
-        if ran_away:
-            self._warn_diverged()
         return self
 
     def _solver_name(self, n_params: int) -> str:
@@ -439,51 +323,6 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
         if "random_state" in options:
             options["random_state"] = random_state
         return options
-
-    def _encode_chunk(self, X, y, sample_weight) -> tuple[np.ndarray, np.ndarray]:
-        """Class codes and row weights of one ``partial_fit`` chunk, against ``classes_``."""
-        check_classification_targets(y)
-        unknown = ~np.isin(y, self.classes_)
-        if unknown.any():
-            raise ValueError(
-                f"y contains labels not in classes={self.classes_.tolist()}: "
-                f"{np.unique(y[unknown]).tolist()}."
-            )
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"classes must hold at least two labels for a classifier; got {self.classes_}."
-            )
-        y_codes = np.searchsorted(self.classes_, y)
-        weights = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
-        )
-        if isinstance(self.class_weight, str):
-            raise ValueError(
-                "class_weight='balanced' needs the class counts of the whole data set, which "
-                "partial_fit does not see; pass a dict {class: weight} instead."
-            )
-        if self.class_weight is not None:
-            weights *= compute_class_weight(self.class_weight, classes=self.classes_, y=y)[y_codes]
-        return y_codes, weights
-
-    def _stream_start(self, layout: CoefLayout, first_call: bool) -> np.ndarray:
-        """Where a new optimiser state starts: the fitted coefficients, else zeros (the
-        textbook's start: a chunk's class shares need not be the data set's)."""
-        if not first_call and getattr(self, "coef_", np.empty(0)).shape == (
-            layout.n_scores,
-            layout.n_features,
-        ):
-            return layout.pack(self.coef_, self.intercept_)
-        return np.zeros(layout.n_params)
-
-    def _warn_diverged(self) -> None:
-        warnings.warn(
-            f"solver={self.solver_!r} diverged with learning_rate={self.learning_rate}: the "
-            "objective ran away, so the weights from before that were kept. Use a smaller "
-            "learning_rate, or learning_rate=None to let celr choose the step.",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
 
     def _initial_coef(self, objective: LogisticObjective, y_codes: np.ndarray) -> np.ndarray:
         """Previous coefficients under ``warm_start``; else zero weights and log-odds."""
@@ -559,7 +398,7 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
             For two classes, the log-odds of ``classes_[1]``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=_FLOAT_DTYPES, reset=False)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES, reset=False)
         scores = np.asarray(X @ self.coef_.T) + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
@@ -646,9 +485,6 @@ class CrossEntropyLogisticRegression(ClassifierMixin, BaseEstimator):
         else:
             per_sample, _ = multinomial_loss_and_residual(scores, codes)
         return float(np.average(per_sample, weights=weights))
-
-
-_NOT_STOCHASTIC = SolverSpec("", None, False, "")
 
 
 def _layout_args(layout: CoefLayout) -> tuple[int, bool]:
