@@ -363,8 +363,9 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
             )
             return
         if not result.converged:
+            unit = " epochs" if SOLVERS[self.solver_].stochastic else ""
             reason = (
-                f"reached max_iter={self.max_iter}"
+                f"reached max_iter={self.max_iter}{unit}"
                 if result.n_iter >= self.max_iter
                 else "could not decrease the objective further"
             )
@@ -379,10 +380,10 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
             )
 
     def _print_progress(self, info) -> None:
-        print(
-            f"[celr] iter {info.n_iter:4d}  objective {info.objective:.12g}  "
-            f"gradient max-norm {info.stop_crit:.3e}"
+        optimality = (
+            f"  gradient max-norm {info.stop_crit:.3e}" if np.isfinite(info.stop_crit) else ""
         )
+        print(f"[celr] iter {info.n_iter:4d}  objective {info.objective:.12g}{optimality}")
 
     # -- prediction -----------------------------------------------------------------------
     def decision_function(self, X: ArrayLike) -> np.ndarray:

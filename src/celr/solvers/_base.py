@@ -48,7 +48,11 @@ class SolverResult:
 
 @dataclass
 class IterationInfo:
-    """What a solver reports to ``callback`` after each iteration."""
+    """What a solver reports to ``callback`` after each iteration.
+
+    ``stop_crit`` is NaN where the solver does not measure it per iteration (``'sgd'``'s
+    epochs: the full gradient would cost as much as the objective again).
+    """
 
     n_iter: int
     objective: float

@@ -106,9 +106,22 @@ def solve(
     u = coords.from_coef(objective.remove_invariant(np.asarray(coef0, dtype=np.float64)))
     coef = coords.to_coef(u)
     value, grad = problem.value_grad(coef)
-    stop_crit = problem.stop_crit(coef, grad)
     history = [value]
     step = 1.0 if learning_rate is None else float(learning_rate)
+    # Overflow can only come from a fixed step so large that the iterates diverge, which
+    # is detected and reported; numpy's warnings would only repeat that.
+    with np.errstate(over="ignore", invalid="ignore"):
+        state = _iterate(problem, coords, u, coef, value, grad, tol, max_iter, step,
+                         learning_rate, callback, history)  # fmt: skip
+    coef, n_iter, stop_crit, stalled, has_diverged = state
+    converged = stop_crit <= tol or (stalled and problem.converged_when_stalled(stop_crit, tol))
+    return SolverResult(coef, n_iter, converged, stop_crit, history, diverged=has_diverged)
+
+
+def _iterate(problem, coords, u, coef, value, grad, tol, max_iter, step, learning_rate,
+             callback, history):  # fmt: skip
+    """The descent loop; returns ``(coef, n_iter, stop_crit, stalled, diverged)``."""
+    stop_crit = problem.stop_crit(coef, grad)
     n_iter, stalled, has_diverged = 0, False, False
     best = (value, coef, stop_crit)
     while stop_crit > tol and n_iter < max_iter:
@@ -138,8 +151,7 @@ def solve(
             callback(IterationInfo(n_iter, value, stop_crit, coef))
     if has_diverged:
         _, coef, stop_crit = best
-    converged = stop_crit <= tol or (stalled and problem.converged_when_stalled(stop_crit, tol))
-    return SolverResult(coef, n_iter, converged, stop_crit, history, diverged=has_diverged)
+    return coef, n_iter, stop_crit, stalled, has_diverged
 
 
 def _barzilai_borwein(u_change: np.ndarray, grad_change: np.ndarray, step: float) -> float:

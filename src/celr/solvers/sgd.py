@@ -311,25 +311,34 @@ def update(state: SGDState, X, y: np.ndarray, weight: np.ndarray) -> tuple[float
     total = 0.0
     n_classes, fit_intercept = state.layout.n_classes, state.layout.fit_intercept
     penalized = state.penalty.l2_strength > 0
-    for start in range(0, n, state.batch_size):
-        rows = order[start : start + state.batch_size]
-        # Weights pre-divided by the batch size: the objective then skips its own division.
-        batch = LogisticObjective(
-            X[rows], y[rows], weight[rows] / len(rows), n_classes, fit_intercept, weight_sum=1.0
-        )
-        coef = state.coords.to_coef(state.u)
-        value, grad = batch.value_grad(coef)
-        if penalized:
-            penalty_value, penalty_grad = state.penalty.smooth_value_grad(coef)
-            value += penalty_value
-            grad += penalty_grad
-        if state.reference_loss is None:
-            state.reference_loss = value
-        _step(state, state.coords.gradient_to_u(grad), len(rows))
-        total += value * len(rows)
+    # Overflow can only come from a step so large that the pass diverges, which is
+    # detected below and rolled back; numpy's warnings would only repeat that.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, n, state.batch_size):
+            rows = order[start : start + state.batch_size]
+            # Weights pre-divided by the batch size: the objective skips its own division.
+            batch = LogisticObjective(
+                X[rows], y[rows], weight[rows] / len(rows), n_classes, fit_intercept,
+                weight_sum=1.0,
+            )  # fmt: skip
+            coef = state.coords.to_coef(state.u)
+            value, grad = batch.value_grad(coef)
+            if penalized:
+                penalty_value, penalty_grad = state.penalty.smooth_value_grad(coef)
+                value += penalty_value
+                grad += penalty_grad
+            if state.reference_loss is None:
+                state.reference_loss = value
+            _step(state, state.coords.gradient_to_u(grad), len(rows))
+            total += value * len(rows)
+        # Each value was measured before its step: the last batch after its step tells
+        # whether that step ran away (a one-step pass would not show it otherwise).
+        last_value = batch.value(state.coords.to_coef(state.u))
     mean_objective = total / max(n, 1)
-    ran_away = diverged(mean_objective, state.reference_loss or 0.0) or not np.all(
-        np.isfinite(state.u)
+    ran_away = (
+        diverged(mean_objective, state.reference_loss or 0.0)
+        or diverged(last_value, state.reference_loss or 0.0)
+        or not np.all(np.isfinite(state.u))
     )
     if ran_away:
         state.u, state.u_average, state.n_averaged = saved
@@ -424,22 +433,30 @@ def solve(
     if validation is not None:
         validation_history.append(best_score)
     best_coef, stale, n_iter, has_diverged, plateau = coef, 0, 0, False, False
+    history_coef = coef
     while n_iter < max_iter:
         _, has_diverged = update(state, objective.X, objective.y, weight)
         if has_diverged:
             break
-        n_iter += 1
         coef = state.coef
         # The value only: the gradient would cost as much again, and SGD's noise keeps
         # it far above tol until the very end. It is measured once, after the loop.
-        value = objective.value(coef) + penalty.value(coef)
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = objective.value(coef) + penalty.value(coef)
+        if diverged(value, history[0]):
+            has_diverged = True
+            coef = best_coef if validation is not None else history_coef
+            state.reset_to(coef)
+            break
+        n_iter += 1
+        history_coef = coef
         history.append(value)
         score = value
         if validation is not None:
             score = validation.value(coef)
             validation_history.append(score)
         if callback is not None:
-            callback(IterationInfo(n_iter, value, stop_crit, coef))
+            callback(IterationInfo(n_iter, value, np.nan, coef))  # gradient not measured
         stale = stale + 1 if score > best_score - tol else 0
         if score < best_score:
             best_score, best_coef = score, coef
