@@ -29,7 +29,7 @@ def test_quickstart_runs_and_celr_reaches_the_optimum(capsys, monkeypatch):
 
 def test_out_of_core_streams_chunks_and_matches_in_memory_fit(capsys, monkeypatch):
     argv = ["out_of_core.py", "--rows", "30000", "--chunk-rows", "5000", "--passes", "3"]
-    monkeypatch.setattr(sys, "argv", argv + ["--sample-rows", "30000"])
+    monkeypatch.setattr(sys, "argv", [*argv, "--sample-rows", "30000"])
     runpy.run_path(str(EXAMPLES / "out_of_core.py"), run_name="__main__")
     out = capsys.readouterr().out
     assert "softmax, coef_ shape (3, 20)" in out

@@ -8,6 +8,8 @@ import pytest
 from celr import CrossEntropyLogisticRegression, cross_entropy_loss
 from celr._loss import binary_loss_and_residual
 from celr._objective import LogisticObjective
+from celr._penalty import ElasticNetPenalty
+from celr.solvers import gd
 
 # Figure 5.2's sentiment example: six features of one review, the weights and the bias.
 FEATURES = np.array([[3.0, 2.0, 1.0, 3.0, 0.0, np.log(66)]])
@@ -61,3 +63,22 @@ def test_loss_runs_from_zero_to_infinity():
     assert loss[0] == 0.0  # -log 1: a perfect prediction
     assert loss[1] == pytest.approx(800.0)  # grows without bound, yet finite for finite z
     assert cross_entropy_loss([1], [0.0])[0] == np.inf  # -log 0, as the book says
+
+
+def test_worked_sgd_step_gives_w_015_01_and_b_005():
+    """Section 5.6.3: from w = b = 0, x = [3, 2], y = 1 and eta = 0.1, one step gives
+    w = [0.15, 0.1], b = 0.05 (the gradient is [-1.5, -1.0, -0.5])."""
+    model = CrossEntropyLogisticRegression(
+        C=np.inf, solver="sgd", batch_size=1, learning_rate=0.1, schedule="constant"
+    )
+    model.partial_fit([[3.0, 2.0]], [1], classes=[0, 1])
+    np.testing.assert_allclose(model.coef_, [[0.15, 0.1]], rtol=1e-12)
+    np.testing.assert_allclose(model.intercept_, [0.05], rtol=1e-12)
+    assert model.n_iter_ == 1
+
+
+def test_worked_step_is_one_full_batch_gradient_descent_step():
+    objective = LogisticObjective(np.array([[3.0, 2.0]]), np.array([1]), np.ones(1), 2, True)
+    no_penalty = ElasticNetPenalty(0.0, 0.0, np.array([True, True, False]))
+    result = gd.solve(objective, no_penalty, np.zeros(3), tol=0.0, max_iter=1, learning_rate=0.1)
+    np.testing.assert_allclose(result.coef, [0.15, 0.1, 0.05], rtol=1e-12)

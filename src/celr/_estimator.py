@@ -61,7 +61,7 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
         when ``n_classes' * (n_features + 1) <= 2000`` (``n_classes'`` is 1 for binary
         problems), conjugate gradients on Hessian-vector products otherwise.
         ``'lbfgs'``: scipy's L-BFGS-B on implicitly standardised coefficients.
-        ``'gd'``: the textbook's full-batch gradient descent (eq. 5.14), with a fixed
+        ``'gd'``: the textbook's full-batch gradient descent (section 5.6), with a fixed
         ``learning_rate`` or, by default, a line search in standardised units.
         ``'sgd'``: the textbook's mini-batch stochastic gradient descent (section 5.6),
         softmax for K classes; the only solver with ``partial_fit`` (data that does not

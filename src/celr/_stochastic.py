@@ -148,7 +148,7 @@ class PartialFitMixin:
         For data that does not fit in memory: call it on each chunk (e.g. of
         ``pandas.read_csv(..., chunksize=...)``), for as many passes over the chunks as
         wanted. Each call shuffles its rows and makes ``ceil(n / batch_size)`` steps of
-        the update of :mod:`celr.solvers.sgd` (the textbook's SGD, eq. 5.14/5.18),
+        the update of :mod:`celr.solvers.sgd` (the textbook's SGD, section 5.6),
         continuing the learning-rate schedule and the iterate average. It continues a
         fit with ``solver='sgd'`` too.
 
@@ -179,7 +179,7 @@ class PartialFitMixin:
 
         Examples
         --------
-        The textbook's worked SGD step (section 5.6.1): from zero weights, the example
+        The textbook's worked SGD step (section 5.6.3): from zero weights, the example
         ``x = [3, 2]``, ``y = 1`` and ``eta = 0.1`` give ``w = [0.15, 0.1]``, ``b = 0.05``.
 
         >>> import numpy as np

@@ -1,4 +1,4 @@
-"""Full-batch gradient descent: the textbook's learner (Jurafsky & Martin, eq. 5.14).
+"""Full-batch gradient descent: the textbook's learner (Jurafsky & Martin, section 5.6).
 
 Each iteration is the update ``theta <- theta - eta * grad f(theta)`` on the whole
 objective (data term plus L2 penalty). Two ways to choose ``eta``:
@@ -9,8 +9,8 @@ objective (data term plus L2 penalty). Two ways to choose ``eta``:
   non-finite) and reported in ``SolverResult.diverged`` with the best point kept.
 - ``learning_rate=None``: no tuning. The update is taken in standardised coordinates
   (:mod:`celr.solvers._coordinates`: a diagonal preconditioner that makes the step
-  independent of feature scales) with a backtracking (Armijo) line search whose step
-  grows again after every accepted iteration.
+  independent of feature scales), each step starting from the Barzilai-Borwein estimate
+  of the inverse curvature and halved until a non-monotone Armijo condition holds.
 
 Either way the solver stops on the same criterion as every other solver, so it reaches
 the same optimum; it is just slower than Newton or L-BFGS on ill-conditioned problems.

@@ -1,7 +1,8 @@
 """Mini-batch stochastic gradient descent with explicit state (textbook section 5.6).
 
-The textbook's stochastic update (eq. 5.14 with the gradient of one example, eq. 5.18;
-mini-batches average that gradient over ``batch_size`` examples, eq. 5.20)::
+The textbook's stochastic update ``theta <- theta - eta * grad L`` (section 5.6) with the
+gradient of one example, ``(sigma(w . x + b) - y) x_j`` (section 5.6.1); mini-batches
+average that gradient over ``batch_size`` examples (section 5.6.4)::
 
     theta <- theta - eta_t * ( (1/B) sum_{i in batch} (s_i / s_bar) grad L_CE(x_i, y_i)
                                + grad penalty )
