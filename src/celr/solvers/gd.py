@@ -139,10 +139,10 @@ def _iterate(problem, coords, u, coef, value, grad, tol, max_iter, step, learnin
             u = u - step * grad_u
             coef = coords.to_coef(u)
             value, grad = problem.value_grad(coef)
-        n_iter += 1
         if diverged(value, history[0]) or not np.all(np.isfinite(grad)):
-            has_diverged = True
+            has_diverged = True  # the runaway step is not counted: history stays n_iter + 1
             break
+        n_iter += 1
         stop_crit = problem.stop_crit(coef, grad)
         history.append(value)
         if value <= best[0]:

@@ -334,7 +334,11 @@ def update(state: SGDState, X, y: np.ndarray, weight: np.ndarray) -> tuple[float
                 grad += penalty_grad
             if state.reference_loss is None:
                 state.reference_loss = value
-            _step(state, state.coords.gradient_to_u(grad), len(rows))
+            # A short batch (an epoch's or a chunk's remainder) takes a step shortened in
+            # proportion: every row moves the weights by eta / B times its gradient,
+            # whatever its batch, so uneven chunks are not weighted up.
+            share = len(rows) / state.batch_size
+            _step(state, share * state.coords.gradient_to_u(grad), len(rows))
             total += value * len(rows)
         # Each value was measured before its step: the last batch after its step tells
         # whether that step ran away (a one-step pass would not show it otherwise).
