@@ -17,8 +17,9 @@ from celr._penalty import ElasticNetPenalty
 from celr.solvers import gd, sgd
 from celr.solvers._base import IterationInfo
 from celr.solvers._coordinates import StandardizedCoordinates
+from celr.solvers._step_size import expected_smoothness
 from tests.conftest import reference_problem_for
-from tests.test_solvers import _gap, _objective_and_penalty
+from tests.test_solvers import _gap, _objective_and_penalty, assert_reports_every_iteration
 
 
 def independent_objective(X, codes, weight, weights, intercept, C):
@@ -92,9 +93,7 @@ def test_gd_history_and_callback_contract(name, learning_rate):
         learning_rate=learning_rate,
     )
     assert result.n_iter > 0
-    assert len(result.history) == result.n_iter + 1 == len(seen) + 1
-    assert [info.n_iter for info in seen] == list(range(1, result.n_iter + 1))
-    assert seen[-1].stop_crit == result.stop_crit
+    assert_reports_every_iteration(result, seen)
     assert [info.objective for info in seen] == result.history[1:]
     assert_allclose(seen[-1].coef, result.coef)
     assert result.history[0] == pytest.approx(np.log(objective.n_classes))
@@ -182,11 +181,11 @@ def test_expected_smoothness_matches_brute_force(coordinates, n_classes, batch_s
     expected = _brute_force_smoothness(X, weight, coords.center, coords.scale,
                                        objective.n_scores, penalty.l2_strength,
                                        batch_size, len(X))  # fmt: skip
-    value = sgd.expected_smoothness(objective, coords, penalty, batch_size, len(X))
+    value = expected_smoothness(objective, coords, penalty, batch_size, len(X))
     assert value == pytest.approx(expected, rel=1e-9)
     # CSR data gives the same bound.
     sparse, _ = _problem(sp.csr_array(X), y, weight, C=0.01)
-    csr_value = sgd.expected_smoothness(sparse, coords, penalty, batch_size, len(X))
+    csr_value = expected_smoothness(sparse, coords, penalty, batch_size, len(X))
     assert csr_value == pytest.approx(value, rel=1e-12)
 
 
@@ -194,7 +193,7 @@ def test_expected_smoothness_falls_with_batch_size():
     X, y, weight = _small_data(2)
     objective, penalty = _problem(X, y, weight, C=np.inf)
     coords = StandardizedCoordinates.identity(objective)
-    values = [sgd.expected_smoothness(objective, coords, penalty, b, len(X)) for b in range(1, 51)]
+    values = [expected_smoothness(objective, coords, penalty, b, len(X)) for b in range(1, 51)]
     assert np.all(np.diff(values) < 0)
     # B = 1 is the largest single row's bound: max_i n w_i ||xa_i||^2 / 4.
     row_norms = np.sum(X**2, axis=1) + 1.0

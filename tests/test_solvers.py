@@ -77,6 +77,14 @@ def test_newton_inner_solves_reach_optimum(reference_problem, exact_hessian, spa
 MONOTONE_SOLVERS = ("newton", "lbfgs")
 
 
+def assert_reports_every_iteration(result, seen: list[IterationInfo]) -> None:
+    """The solver contract: one history value per iteration plus the start, one callback
+    per iteration, numbered from 1, the last one reporting the final stop_crit."""
+    assert len(result.history) == result.n_iter + 1 == len(seen) + 1
+    assert [info.n_iter for info in seen] == list(range(1, result.n_iter + 1))
+    assert seen[-1].stop_crit == result.stop_crit
+
+
 def test_solver_interface_reports_history_and_callbacks(reference_problem):
     objective, penalty = _objective_and_penalty(reference_problem)
     for spec in (SOLVERS[name] for name in MONOTONE_SOLVERS):
@@ -89,9 +97,7 @@ def test_solver_interface_reports_history_and_callbacks(reference_problem):
             max_iter=50_000,
             callback=seen.append,
         )
-        assert len(result.history) == result.n_iter + 1 == len(seen) + 1
-        assert [info.n_iter for info in seen] == list(range(1, result.n_iter + 1))
-        assert seen[-1].stop_crit == result.stop_crit
+        assert_reports_every_iteration(result, seen)
         assert result.converged
         # Converged means the gradient test, or a stall at float64's resolution limit.
         assert result.stop_crit <= max(1e-6, 10 * np.sqrt(np.finfo(float).eps))

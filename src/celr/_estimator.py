@@ -241,15 +241,16 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
         random_state = check_random_state(self.random_state)
         options = self._solver_options(spec, random_state)
         if spec.stochastic and self.early_stopping:
-            train, held_out = validation_split(
-                y_codes, weights, self.validation_fraction, random_state
-            )
+            held_out = validation_split(y_codes, weights, self.validation_fraction, random_state)
             options["validation"] = LogisticObjective(
-                X[held_out], y_codes[held_out], weights[held_out], *_layout_args(layout)
-            )
-            X, y_codes, weights = X[train], y_codes[train], weights[train]
+                X[held_out], y_codes[held_out], weights[held_out], len(self.classes_),
+                self.fit_intercept,
+            )  # fmt: skip
+            # Held-out rows stay in X with zero weight: copying the rows trained on would
+            # double the memory of the fit; each epoch spends a tenth of its rows on them.
+            weights[held_out] = 0.0
         objective = make_objective(
-            X, y_codes, weights, *_layout_args(layout), n_threads=thread_budget()
+            X, y_codes, weights, len(self.classes_), self.fit_intercept, n_threads=thread_budget()
         )
         del weights  # the objective holds them normalised: one n-sized array, not two
         penalty = self._penalty(objective)
@@ -295,6 +296,17 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
                 f"y contains only one class ({self.classes_[0]}); a classifier needs "
                 "samples of at least two classes."
             )
+        weights = self._row_weights(X, y, y_codes, sample_weight)
+        weighted_classes = np.unique(y_codes[weights > 0])
+        if len(weighted_classes) < 2:
+            raise ValueError(
+                "Only one class has positive sample_weight (times class_weight); a "
+                "classifier needs samples of at least two classes with positive weight."
+            )
+        return y_codes, weights
+
+    def _row_weights(self, X, y, y_codes, sample_weight) -> np.ndarray:
+        """``s_i``: ``sample_weight`` (validated, copied) times the class weight of ``y_i``."""
         weights = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
         )
@@ -306,13 +318,7 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
                     f"got {dict(zip(self.classes_.tolist(), class_weight.tolist(), strict=True))}."
                 )
             weights *= class_weight[y_codes]
-        weighted_classes = np.unique(y_codes[weights > 0])
-        if len(weighted_classes) < 2:
-            raise ValueError(
-                "Only one class has positive sample_weight (times class_weight); a "
-                "classifier needs samples of at least two classes with positive weight."
-            )
-        return y_codes, weights
+        return weights
 
     def _penalty(self, objective: LogisticObjective) -> ElasticNetPenalty:
         return ElasticNetPenalty.for_layout(objective, self.C, self.l1_ratio, objective.weight_sum)
@@ -486,10 +492,6 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
         else:
             per_sample, _ = multinomial_loss_and_residual(scores, codes)
         return float(np.average(per_sample, weights=weights))
-
-
-def _layout_args(layout: CoefLayout) -> tuple[int, bool]:
-    return layout.n_classes, layout.fit_intercept
 
 
 def _class_weights(class_weight, classes, y, y_codes, sample_weight) -> np.ndarray:

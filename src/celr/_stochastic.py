@@ -24,30 +24,30 @@ from numpy.typing import ArrayLike
 from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedShuffleSplit
-from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import validate_data
 
 from celr._objective import CoefLayout, LogisticObjective
 from celr._penalty import ElasticNetPenalty
 from celr._threads import blas_controller
-from celr.solvers import SOLVERS, SolverSpec, sgd
+from celr.solvers import SOLVERS, sgd
 
 FLOAT_DTYPES = (np.float64, np.float32)
 
 
 def validation_split(
     y_codes: np.ndarray, weights: np.ndarray, fraction: float, random_state
-) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified train / held-out row indices for early stopping.
+) -> np.ndarray:
+    """Indices of the rows early stopping holds out (stratified); the rest train.
 
     Raises a ``ValueError`` when a class has too few rows to appear on both sides, or the
     held-out rows all weigh 0.
     """
     splitter = StratifiedShuffleSplit(test_size=fraction, random_state=random_state)
     try:
-        train, held_out = next(splitter.split(np.zeros((len(y_codes), 1)), y_codes))
+        _, held_out = next(splitter.split(np.zeros((len(y_codes), 1)), y_codes))
     except ValueError as error:
         raise ValueError(
             f"early_stopping could not hold out validation_fraction={fraction} of the rows "
@@ -58,7 +58,7 @@ def validation_split(
             "early_stopping: the held-out rows all have zero weight; use another "
             "random_state or validation_fraction."
         )
-    return train, held_out
+    return held_out
 
 
 def stream_pass(
@@ -118,14 +118,16 @@ def stream_pass(
     return state, mean_objective, ran_away
 
 
-_NOT_STOCHASTIC = SolverSpec("", None, False, "")
-
-
 class PartialFitMixin:
-    """``partial_fit`` for an estimator whose ``solver`` may be stochastic."""
+    """``partial_fit`` for an estimator whose ``solver`` may be stochastic.
+
+    The host estimator provides ``_row_weights``, ``_solver_options``,
+    ``_set_coefficients`` and the parameters of :mod:`celr.solvers.sgd`.
+    """
 
     def _stochastic(self) -> bool:
-        if not SOLVERS.get(self.solver, _NOT_STOCHASTIC).stochastic:
+        spec = SOLVERS.get(self.solver)
+        if spec is None or not spec.stochastic:
             raise AttributeError(
                 f"partial_fit needs a stochastic solver such as solver='sgd' (got "
                 f"solver={self.solver!r}): only SGD can continue from one chunk of data."
@@ -234,18 +236,13 @@ class PartialFitMixin:
             raise ValueError(
                 f"classes must hold at least two labels for a classifier; got {self.classes_}."
             )
-        y_codes = np.searchsorted(self.classes_, y)
-        weights = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
-        )
         if isinstance(self.class_weight, str):
             raise ValueError(
                 "class_weight='balanced' needs the class counts of the whole data set, which "
                 "partial_fit does not see; pass a dict {class: weight} instead."
             )
-        if self.class_weight is not None:
-            weights *= compute_class_weight(self.class_weight, classes=self.classes_, y=y)[y_codes]
-        return y_codes, weights
+        y_codes = np.searchsorted(self.classes_, y)
+        return y_codes, self._row_weights(X, y, y_codes, sample_weight)
 
     def _stream_start(self, layout: CoefLayout, first_call: bool) -> np.ndarray:
         """Where a new optimiser state starts: the fitted coefficients, else zeros (the

@@ -108,50 +108,43 @@ def solve(
     value, grad = problem.value_grad(coef)
     history = [value]
     step = 1.0 if learning_rate is None else float(learning_rate)
+    stop_crit = problem.stop_crit(coef, grad)
+    grad_u = coords.gradient_to_u(grad)
+    n_iter, stalled, has_diverged = 0, False, False
+    best = (value, coef, stop_crit)
     # Overflow can only come from a fixed step so large that the iterates diverge, which
     # is detected and reported; numpy's warnings would only repeat that.
     with np.errstate(over="ignore", invalid="ignore"):
-        state = _iterate(problem, coords, u, coef, value, grad, tol, max_iter, step,
-                         learning_rate, callback, history)  # fmt: skip
-    coef, n_iter, stop_crit, stalled, has_diverged = state
-    converged = stop_crit <= tol or (stalled and problem.converged_when_stalled(stop_crit, tol))
-    return SolverResult(coef, n_iter, converged, stop_crit, history, diverged=has_diverged)
-
-
-def _iterate(problem, coords, u, coef, value, grad, tol, max_iter, step, learning_rate,
-             callback, history):  # fmt: skip
-    """The descent loop; returns ``(coef, n_iter, stop_crit, stalled, diverged)``."""
-    stop_crit = problem.stop_crit(coef, grad)
-    n_iter, stalled, has_diverged = 0, False, False
-    best = (value, coef, stop_crit)
-    while stop_crit > tol and n_iter < max_iter:
-        grad_u = coords.gradient_to_u(grad)
-        if learning_rate is None:
-            reference = max(history[-NONMONOTONE_MEMORY:])
-            accepted = _backtrack(problem, coords, u, reference, grad_u, step)
-            if accepted is None:
-                stalled = True
+        while stop_crit > tol and n_iter < max_iter:
+            if learning_rate is None:
+                reference = max(history[-NONMONOTONE_MEMORY:])
+                accepted = _backtrack(problem, coords, u, reference, grad_u, step)
+                if accepted is None:
+                    stalled = True
+                    break
+                step, new_u, coef, value, grad = accepted
+                new_grad_u = coords.gradient_to_u(grad)
+                step = _barzilai_borwein(new_u - u, new_grad_u - grad_u, step)
+                u, grad_u = new_u, new_grad_u
+            else:
+                u = u - step * grad_u
+                coef = coords.to_coef(u)
+                value, grad = problem.value_grad(coef)
+                grad_u = coords.gradient_to_u(grad)
+            if diverged(value, history[0]) or not np.all(np.isfinite(grad)):
+                has_diverged = True  # the runaway step is not counted: n_iter + 1 values
                 break
-            step, new_u, coef, value, grad = accepted
-            step = _barzilai_borwein(new_u - u, coords.gradient_to_u(grad) - grad_u, step)
-            u = new_u
-        else:
-            u = u - step * grad_u
-            coef = coords.to_coef(u)
-            value, grad = problem.value_grad(coef)
-        if diverged(value, history[0]) or not np.all(np.isfinite(grad)):
-            has_diverged = True  # the runaway step is not counted: history stays n_iter + 1
-            break
-        n_iter += 1
-        stop_crit = problem.stop_crit(coef, grad)
-        history.append(value)
-        if value <= best[0]:
-            best = (value, coef, stop_crit)
-        if callback is not None:
-            callback(IterationInfo(n_iter, value, stop_crit, coef))
+            n_iter += 1
+            stop_crit = problem.stop_crit(coef, grad)
+            history.append(value)
+            if value <= best[0]:
+                best = (value, coef, stop_crit)
+            if callback is not None:
+                callback(IterationInfo(n_iter, value, stop_crit, coef))
     if has_diverged:
         _, coef, stop_crit = best
-    return coef, n_iter, stop_crit, stalled, has_diverged
+    converged = stop_crit <= tol or (stalled and problem.converged_when_stalled(stop_crit, tol))
+    return SolverResult(coef, n_iter, converged, stop_crit, history, diverged=has_diverged)
 
 
 def _barzilai_borwein(u_change: np.ndarray, grad_change: np.ndarray, step: float) -> float:
