@@ -41,19 +41,23 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
     ``y_i`` and weights ``s_i`` (``sample_weight`` times the class weight of ``y_i``,
     ``S = sum_i s_i``)::
 
-        f(W, b) = (1/S) sum_i s_i L_CE(x_i, y_i; W, b) + 1/(2 C S) ||W||_2^2
+        f(W, b) = (1/S) sum_i s_i L_CE(x_i, y_i; W, b)
+                  + 1/(C S) ((1 - l1_ratio)/2 ||W||_2^2 + l1_ratio ||W||_1)
 
     where ``L_CE`` is the cross-entropy of eq. 5.23 (binary) or ``-log softmax(z)_y``
     (multinomial). The intercept is not penalised; ``C=np.inf`` removes the penalty. This
     is scikit-learn's ``LogisticRegression`` objective divided by ``C S``, so the same
-    ``C``, ``class_weight`` and ``sample_weight`` give the same model.
+    ``C``, ``l1_ratio``, ``class_weight`` and ``sample_weight`` give the same model.
+    The L1 term (the textbook's lasso, a Laplace prior) gives exact zeros in ``coef_``.
 
     Parameters
     ----------
     C : float, default=1.0
         Inverse regularisation strength, as in scikit-learn; ``np.inf`` for none.
     l1_ratio : float, default=0.0
-        Share of L1 in an elastic-net penalty. Only 0 (pure L2) is supported for now.
+        Share of L1 in the elastic-net penalty, in [0, 1]: 0 is L2 (ridge), 1 is L1
+        (lasso), in between the elastic net. Solved by ``'newton'`` (proximal Newton) or
+        ``'lbfgs'`` (L-BFGS-B on split weights); ``'gd'`` and ``'sgd'`` support only 0.
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept.
     solver : {'auto', 'newton', 'lbfgs', 'gd', 'sgd'}, default='auto'
@@ -66,9 +70,11 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
         ``'sgd'``: the textbook's mini-batch stochastic gradient descent (section 5.6),
         softmax for K classes; the only solver with ``partial_fit`` (data that does not
         fit in memory). ``max_iter`` counts epochs.
-        ``'auto'``: ``'newton'`` when its exact Hessian is that small, else ``'lbfgs'``.
+        ``'auto'``: ``'newton'`` when its exact Hessian is that small, else ``'lbfgs'``
+        (with an L1 part too).
     tol : float, default=1e-8
-        Stop when the max-norm of the objective's gradient is at most ``tol``. The
+        Stop when the max-norm of the objective's gradient (with an L1 part: of the
+        distance of ``-gradient`` to the subdifferential) is at most ``tol``. The
         objective is a mean, so ``tol`` does not depend on the number of rows.
         ``'sgd'`` also stops when the objective (held-out cross-entropy with
         ``early_stopping``) has not improved by more than ``tol`` for
@@ -118,7 +124,8 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
     n_iter_ : int
         Solver iterations done.
     stop_crit_ : float
-        Max-norm of the gradient at the returned coefficients.
+        Max-norm of the gradient at the returned coefficients, in standardised-feature
+        units (with an L1 part: of the distance of ``-gradient`` to the subdifferential).
     loss_curve_ : ndarray of shape (n_iter_ + 1,)
         Objective value at the start and after each iteration (epoch). After
         ``partial_fit``, one entry per call: the mean of its mini-batch objectives.
@@ -231,8 +238,8 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
         self : CrossEntropyLogisticRegression
             The fitted estimator.
         """
-        if self.l1_ratio != 0:
-            check_solver_supports(self._solver_name(1), self.l1_ratio)
+        if self.l1_ratio != 0 and self.solver != "auto":
+            check_solver_supports(self.solver, self.l1_ratio)
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES)
         y_codes, weights = self._encode_targets(X, y, sample_weight)
         layout = CoefLayout(len(self.classes_), X.shape[1], self.fit_intercept)
@@ -259,7 +266,7 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
         # 1.2-11x faster for every size up to 500k x 100. Parallelism comes from row
         # blocks instead (celr._parallel).
         with blas_controller().limit(limits=1, user_api="blas"):
-            result = spec.solve(
+            result = spec.solve_for(penalty)(
                 objective,
                 penalty,
                 self._initial_coef(objective, y_codes),
@@ -268,7 +275,7 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
                 callback=self._print_progress if self.verbose else None,
                 **options,
             )
-        self._set_coefficients(objective, result.coef, X.dtype)
+        self._set_coefficients(objective, result.coef, X.dtype, penalty.is_smooth)
         self.n_iter_ = result.n_iter
         self.stop_crit_ = result.stop_crit
         self.loss_curve_ = np.asarray(result.history)
@@ -347,11 +354,15 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
                 intercept = log_share - log_share.mean()
         return objective.pack(np.zeros((objective.n_scores, objective.n_features)), intercept)
 
-    def _set_coefficients(self, layout: CoefLayout, coef: np.ndarray, dtype) -> None:
+    def _set_coefficients(
+        self, layout: CoefLayout, coef: np.ndarray, dtype, center_weights: bool = True
+    ) -> None:
         weights, intercept = layout.unpack(coef)
         if layout.n_scores > 1:
             # Softmax is shift invariant; report the representation whose scores sum to 0.
-            weights = weights - weights.mean(axis=0)
+            # An L1 term is not: its optimum is the representation it chose (with zeros).
+            if center_weights:
+                weights = weights - weights.mean(axis=0)
             intercept = intercept - intercept.mean()
         self.coef_ = np.array(weights, dtype=dtype)
         self.intercept_ = np.array(intercept, dtype=dtype)

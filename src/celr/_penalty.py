@@ -68,6 +68,12 @@ class ElasticNetPenalty:
         w = coef[self.penalized]
         return float(0.5 * self.l2_strength * (w @ w) + self.l1_strength * np.abs(w).sum())
 
+    def nonsmooth_value(self, coef: np.ndarray) -> float:
+        """Value of the L1 part alone, ``l1 * ||W||_1``."""
+        if self.is_smooth:
+            return 0.0
+        return float(self.l1_strength * np.abs(coef[self.penalized]).sum())
+
     def smooth_value_grad(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
         """Value and gradient of the L2 part, ``l2 * W`` on penalised entries."""
         grad = np.where(self.penalized, self.l2_strength * coef, 0.0)
@@ -98,8 +104,25 @@ class ElasticNetPenalty:
         """
         if self.is_smooth:
             return np.abs(smooth_grad)
-        lam = self.l1_strength
-        at_zero = np.maximum(np.abs(smooth_grad) - lam, 0.0)
-        off_zero = np.abs(smooth_grad + lam * np.sign(coef))
-        distance = np.where(coef == 0.0, at_zero, off_zero)
-        return np.where(self.penalized, distance, np.abs(smooth_grad))
+        return l1_subdiff_distance(coef, smooth_grad, self.l1_weights())
+
+    def l1_weights(self, scale: np.ndarray | float = 1.0) -> np.ndarray:
+        """Per-entry L1 weights in the units ``coef * scale`` (0 where not penalised)."""
+        return np.where(self.penalized, self.l1_strength / scale, 0.0)
+
+
+def l1_subdiff_distance(x: np.ndarray, grad: np.ndarray, l1_weights: np.ndarray) -> np.ndarray:
+    """Per-entry distance of ``-grad`` to the subdifferential of ``sum_j l1_j |x_j|``.
+
+    Zero exactly at a minimiser of ``f + sum_j l1_j |x_j|`` when ``grad`` is ``f``'s
+    gradient: ``|g_j + l1_j sign(x_j)|`` off zero, ``max(|g_j| - l1_j, 0)`` at zero.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> l1_subdiff_distance(np.array([0.0, 0.0, 2.0]), np.array([0.5, 3.0, -1.0]), np.ones(3))
+    array([0., 2., 0.])
+    """
+    at_zero = np.maximum(np.abs(grad) - l1_weights, 0.0)
+    off_zero = np.abs(grad + l1_weights * np.sign(x))
+    return np.where(x == 0.0, at_zero, off_zero)

@@ -97,6 +97,10 @@ class SmoothProblem:
         pen_value, pen_grad = self.penalty.smooth_value_grad(coef)
         return value + pen_value, grad + pen_grad
 
+    def total_value(self, coef: np.ndarray, smooth_value: float) -> float:
+        """The whole objective, from the value of its smooth part at ``coef``."""
+        return smooth_value + self.penalty.nonsmooth_value(coef)
+
     def hessp_at(self, coef: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         data_hessp = self.objective.hessp_at(coef)
         pen_diag = self.penalty.smooth_hessian_diag()
