@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import scipy.linalg
 
 from celr._penalty import l1_subdiff_distance
 from celr.solvers._base import Callback, IterationInfo, SmoothProblem, SolverResult
@@ -30,6 +31,8 @@ _ARMIJO = 1e-4
 _MAX_HALVINGS = 40
 _MODEL_MAX_ITER = 2000
 _MODEL_HISTORY = 30
+_POLISH_EVERY = 25
+_SUPPORT_SHRINKS = 5
 
 
 def solve(
@@ -78,7 +81,7 @@ def solve(
         # Forcing sequence: a loose model solve far from the optimum, a tight one near it.
         model_tol = max(0.1 * tol, min(0.1, stop_crit) * stop_crit)
         u_new = _minimize_model(
-            _scaled_hessp(problem, coef, row_stride), grad / scale, coef * scale, l1_weights,
+            _scaled_hessian(problem, coef, row_stride), grad / scale, coef * scale, l1_weights,
             model_tol,
         )  # fmt: skip
         step = _line_search(problem, coef, value, grad, u_new / scale - coef)
@@ -95,51 +98,96 @@ def solve(
     return SolverResult(coef, n_iter, converged, stop_crit, history)
 
 
-def _scaled_hessp(
+def _scaled_hessian(
     problem: SmoothProblem, coef: np.ndarray, row_stride: int
-) -> Callable[[np.ndarray], np.ndarray]:
-    """``v -> D H D v`` in standardised units (``D = 1 / param_scale``).
+) -> np.ndarray | Callable[[np.ndarray], np.ndarray]:
+    """``D H D`` in standardised units (``D = 1 / param_scale``).
 
     The matrix itself (row-subsampled on tall data) when it is small enough to build;
-    Hessian-vector products on the data otherwise, each costing a gradient.
+    else ``v -> D H D v`` by Hessian-vector products on the data, each costing a gradient.
     """
     if problem.n_params <= EXACT_HESSIAN_MAX_PARAMS:
         # Not lifted along softmax's flat directions as Newton's is: the L1 term is not
         # flat there, and extra curvature would slow the steps along them.
-        hess = problem.scaled_hessian(coef, row_stride)
-        return lambda v: hess @ v
+        return problem.scaled_hessian(coef, row_stride)
     scale = problem.param_scale
     hessp = problem.hessp_at(coef)
     return lambda v: hessp(v / scale) / scale
 
 
 def _minimize_model(
-    hessp: Callable[[np.ndarray], np.ndarray],
+    hess: np.ndarray | Callable[[np.ndarray], np.ndarray],
     grad: np.ndarray,
     u: np.ndarray,
     l1_weights: np.ndarray,
     tol: float,
 ) -> np.ndarray:
-    """``argmin_x g . (x - u) + (x - u)' H (x - u) / 2 + sum_j l1_j |x_j|``."""
+    """``argmin_x g . (x - u) + (x - u)' H (x - u) / 2 + sum_j l1_j |x_j|``.
+
+    L-BFGS-B on split variables, in rounds of ``_POLISH_EVERY`` iterations. After each
+    round, with ``H`` at hand as a matrix, the guess of the support and signs the iterate
+    makes is tried out: on the support the model is a quadratic whose minimiser one
+    linear solve gives. If it keeps the signs and the zeros stay optimal, that is the
+    exact solution (raw breast cancer: 25-50 iterations instead of 200-500).
+    """
+    hessp = hess.__matmul__ if isinstance(hess, np.ndarray) else hess
 
     def model_value_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
         hd = hessp(x - u)
-        model_grad = grad + hd
-        return float((grad + 0.5 * hd) @ (x - u)), model_grad
+        return float((grad + 0.5 * hd) @ (x - u)), grad + hd
 
     def solved(x: np.ndarray) -> bool:
         _, model_grad = model_value_grad(x)
         return float(np.max(l1_subdiff_distance(x, model_grad, l1_weights))) <= tol
 
-    x, _ = minimize_with_l1(
-        model_value_grad,
-        u,
-        l1_weights,
-        max_iter=_MODEL_MAX_ITER,
-        history_size=_MODEL_HISTORY,
-        on_iteration=solved,
-    )
+    x, n_iter, round_size = u, 0, _POLISH_EVERY
+    while n_iter < _MODEL_MAX_ITER:
+        x, done = minimize_with_l1(
+            model_value_grad,
+            x,
+            l1_weights,
+            max_iter=round_size if isinstance(hess, np.ndarray) else _MODEL_MAX_ITER,
+            history_size=_MODEL_HISTORY,
+            on_iteration=solved,
+        )
+        n_iter, round_size = n_iter + max(done, 1), 2 * round_size
+        if solved(x) or not isinstance(hess, np.ndarray):
+            return x
+        polished = _solve_on_support(hess, grad, u, l1_weights, x)
+        if solved(polished):
+            return polished
+        if model_value_grad(polished)[0] + l1_weights @ np.abs(polished) < (
+            model_value_grad(x)[0] + l1_weights @ np.abs(x)
+        ):
+            x = polished
     return x
+
+
+def _solve_on_support(
+    hess: np.ndarray, grad: np.ndarray, u: np.ndarray, l1_weights: np.ndarray, x: np.ndarray
+) -> np.ndarray:
+    """The model's minimiser on ``x``'s support with ``x``'s signs.
+
+    On the support ``S`` the model's stationarity ``g + H (x - u) + l1 sign(x) = 0`` with
+    ``x = 0`` off ``S`` is the linear system ``H_SS x_S = (H u)_S - g_S - l1_S sign_S``.
+    Entries whose sign the solution flips leave the support, and it is solved again.
+    """
+    support = np.flatnonzero((x != 0.0) | (l1_weights == 0.0))
+    hess_u = hess @ u
+    for _ in range(_SUPPORT_SHRINKS):
+        sign = np.sign(x[support])
+        rhs = hess_u[support] - grad[support] - l1_weights[support] * sign
+        # Least squares: softmax's flat directions leave H_SS singular without L2.
+        solution = scipy.linalg.lstsq(
+            hess[np.ix_(support, support)], rhs, check_finite=False, lapack_driver="gelsy"
+        )[0]
+        kept = (l1_weights[support] == 0) | (np.sign(solution) == sign)
+        if kept.all():
+            break
+        support, solution = support[kept], solution[kept]
+    polished = np.zeros_like(x)
+    polished[support] = solution
+    return polished
 
 
 def _line_search(
@@ -152,8 +200,10 @@ def _line_search(
     """Backtracking from the full step until ``F`` drops by a share of the predicted
     decrease ``g . d + P(coef + d) - P(coef)`` (``P``: the L1 term); None if no step helps.
     """
-    l1_now = problem.penalty.nonsmooth_value(coef)
-    predicted = float(grad @ direction) + problem.penalty.nonsmooth_value(coef + direction) - l1_now
+    l1_change = problem.penalty.nonsmooth_value(coef + direction) - (
+        problem.penalty.nonsmooth_value(coef)
+    )
+    predicted = float(grad @ direction) + l1_change
     if not predicted < 0:
         return None
     stop_crit = problem.stop_crit(coef, grad)
