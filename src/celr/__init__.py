@@ -1,8 +1,18 @@
 """celr: logistic regression by the textbook's cross-entropy loss, as a scikit-learn estimator."""
 
+from celr._cv import CrossEntropyLogisticRegressionCV
 from celr._estimator import CrossEntropyLogisticRegression
 from celr._loss import cross_entropy_loss
+from celr._path import RegularizationPath, l1_min_c, regularization_path
 from celr._separation import SeparationWarning
 
-__all__ = ["CrossEntropyLogisticRegression", "SeparationWarning", "cross_entropy_loss"]
+__all__ = [
+    "CrossEntropyLogisticRegression",
+    "CrossEntropyLogisticRegressionCV",
+    "RegularizationPath",
+    "SeparationWarning",
+    "cross_entropy_loss",
+    "l1_min_c",
+    "regularization_path",
+]
 __version__ = "0.1.0"

@@ -32,6 +32,7 @@ _MAX_HALVINGS = 40
 _MODEL_MAX_ITER = 2000
 _MODEL_HISTORY = 30
 _POLISH_EVERY = 25
+_MODEL_RIDGE = 1e-8
 _SUPPORT_SHRINKS = 5
 
 
@@ -106,13 +107,20 @@ def _scaled_hessian(
     The matrix itself (row-subsampled on tall data) when it is small enough to build;
     else ``v -> D H D v`` by Hessian-vector products on the data, each costing a gradient.
     """
+    # The model must stay bounded: without an L2 part, softmax's shift directions (and
+    # on tiny or separable data others) are flat in H, and along some of them the L1
+    # term is constant too, so the model's minimiser could drift off to 1e11 in rounding
+    # noise (3 classes, 13 rows). A ridge far below any curvature that matters keeps it
+    # unique. (Newton's full lift along the shifts would slow the steps: the L1 term is
+    # not flat there.)
     if problem.n_params <= EXACT_HESSIAN_MAX_PARAMS:
-        # Not lifted along softmax's flat directions as Newton's is: the L1 term is not
-        # flat there, and extra curvature would slow the steps along them.
-        return problem.scaled_hessian(coef, row_stride)
+        hess = problem.scaled_hessian(coef, row_stride)
+        hess[np.diag_indices_from(hess)] += _MODEL_RIDGE * np.trace(hess) / len(hess)
+        return hess
     scale = problem.param_scale
     hessp = problem.hessp_at(coef)
-    return lambda v: hessp(v / scale) / scale
+    ridge = _MODEL_RIDGE * float(np.mean(problem.hessian_diag(coef) / scale**2))
+    return lambda v: hessp(v / scale) / scale + ridge * v
 
 
 def _minimize_model(

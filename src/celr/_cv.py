@@ -1,0 +1,274 @@
+"""CrossEntropyLogisticRegressionCV: ``C`` and ``l1_ratio`` chosen by cross-validation."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+from joblib import Parallel, delayed
+from numpy.typing import ArrayLike
+from sklearn.base import _fit_context, clone
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import check_cv
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+from celr._estimator import CrossEntropyLogisticRegression
+from celr._path import c_grid, warm_path
+from celr._stochastic import FLOAT_DTYPES
+from celr.solvers import SOLVERS
+
+_FULL_BATCH_SOLVERS = {name for name, spec in SOLVERS.items() if not spec.stochastic}
+
+
+class CrossEntropyLogisticRegressionCV(CrossEntropyLogisticRegression):
+    """:class:`CrossEntropyLogisticRegression` with ``C`` and ``l1_ratio`` chosen by
+    cross-validation, each fold fitted along a warm-started regularization path.
+
+    For every fold and every ``l1_ratio`` the model is fitted along the grid ``Cs``, from
+    the smallest ``C`` up, each fit starting from the previous solution (see
+    :func:`regularization_path`); each fit is scored on the held-out part of the fold.
+    The pair with the best mean score wins (the smallest ``C`` and then the smallest
+    ``l1_ratio`` among ties), and with ``refit`` the model is fitted on all the data
+    with it.
+
+    Parameters
+    ----------
+    Cs : int or array-like, default=10
+        The grid of ``C``, or a number of values: ``logspace(-4, 4, Cs)`` when every
+        ``l1_ratio`` is 0; else 8 decades up from :func:`l1_min_c` (the ``C`` below
+        which all weights are zero) of the largest ``l1_ratio``, on all the data.
+    l1_ratios : array-like of float, default=(0.0,)
+        Elastic-net mixings to try, each in [0, 1].
+    fit_intercept : bool, default=True
+    cv : int, cross-validation generator or iterable, default=None
+        As in scikit-learn: None is 5-fold ``StratifiedKFold``, an int that many folds.
+    scoring : str or callable, default='neg_log_loss'
+        Scorer for the held-out folds (greater is better), as in ``GridSearchCV``;
+        ``sample_weight`` given to ``fit`` is passed to it.
+    refit : bool, default=True
+        Refit on all the data with the best ``C`` and ``l1_ratio``. If False, the model
+        is the mean of the folds' coefficients at the best pair.
+    solver : {'auto', 'newton', 'lbfgs', 'gd'}, default='auto'
+    tol : float, default=1e-8
+    max_iter : int, default=1000
+    class_weight : dict, 'balanced' or None, default=None
+    n_jobs : int, default=None
+        Folds (times ``l1_ratios``) fitted in parallel with joblib; None is 1.
+    verbose : int, default=0
+    random_state : int, RandomState instance or None, default=None
+        Unused by the full-batch solvers; kept for scikit-learn compatibility.
+
+    Attributes
+    ----------
+    C_ : float
+        The chosen ``C``.
+    l1_ratio_ : float
+        The chosen ``l1_ratio``.
+    Cs_ : ndarray of shape (n_Cs,)
+        The grid, increasing.
+    l1_ratios_ : ndarray of shape (n_l1_ratios,)
+    scores_ : ndarray of shape (n_folds, n_l1_ratios, n_Cs)
+        Held-out score of every fit.
+    coefs_paths_ : ndarray of shape (n_folds, n_l1_ratios, n_Cs, n_scores, n_coef)
+        Coefficients of every fit, the intercept last (``n_scores`` is 1 for two classes;
+        ``n_coef`` is ``n_features + 1`` with an intercept).
+    n_iter_paths_ : ndarray of shape (n_folds, n_l1_ratios, n_Cs)
+        Solver iterations of every fit.
+    cv_results_ : dict of ndarrays
+        One entry per (``l1_ratio``, ``C``) pair, as ``GridSearchCV``'s:
+        ``param_C``, ``param_l1_ratio``, ``mean_test_score``, ``std_test_score``,
+        ``rank_test_score``, ``split<k>_test_score``, ``mean_n_iter``;
+        ``pandas.DataFrame(cv_results_)`` is the table.
+    classes_, coef_, intercept_, n_iter_, stop_crit_, loss_curve_, solver_
+        Of the refitted model. Without ``refit``: the folds' mean coefficients, the
+        folds' largest ``n_iter_`` at the best pair, and ``stop_crit_`` and
+        ``loss_curve_`` None.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from celr import CrossEntropyLogisticRegressionCV
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> model = CrossEntropyLogisticRegressionCV(Cs=5, l1_ratios=[0.0, 1.0]).fit(X, y)
+    >>> model.scores_.shape
+    (5, 2, 5)
+    >>> float(model.C_) in model.Cs_, model.l1_ratio_ in (0.0, 1.0)
+    (True, True)
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "Cs": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "l1_ratios": ["array-like"],
+        "fit_intercept": ["boolean"],
+        "cv": ["cv_object"],
+        "scoring": [StrOptions({"neg_log_loss"}), str, callable, None],
+        "refit": ["boolean"],
+        "solver": [StrOptions({"auto", *_FULL_BATCH_SOLVERS})],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        Cs: int | ArrayLike = 10,
+        *,
+        l1_ratios: ArrayLike = (0.0,),
+        fit_intercept: bool = True,
+        cv=None,
+        scoring: str | None = "neg_log_loss",
+        refit: bool = True,
+        solver: str = "auto",
+        tol: float = 1e-8,
+        max_iter: int = 1000,
+        class_weight: dict | str | None = None,
+        n_jobs: int | None = None,
+        verbose: int = 0,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        self.Cs = Cs
+        self.l1_ratios = l1_ratios
+        self.fit_intercept = fit_intercept
+        self.cv = cv
+        self.scoring = scoring
+        self.refit = refit
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None):
+        """Cross-validate the grid of ``C`` and ``l1_ratios``, then refit.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, in every fit and in the held-out scores.
+
+        Returns
+        -------
+        self : CrossEntropyLogisticRegressionCV
+        """
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES)
+        check_classification_targets(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        self.l1_ratios_ = self._checked_l1_ratios()
+        self.Cs_ = c_grid(
+            self.Cs, X, y, l1_ratio=float(self.l1_ratios_.max()), sample_weight=sample_weight,
+            class_weight=self.class_weight, fit_intercept=self.fit_intercept,
+        )  # fmt: skip
+        folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
+        scorer = check_scoring(self._path_estimator(0.0), scoring=self.scoring)
+        tasks = [(fold, l1_ratio) for fold in folds for l1_ratio in self.l1_ratios_]
+        paths = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
+            delayed(_fold_path)(
+                self._path_estimator(l1_ratio), X, y, sample_weight, train, test, self.Cs_,
+                scorer,
+            )
+            for (train, test), l1_ratio in tasks
+        )  # fmt: skip
+        shape = (len(folds), len(self.l1_ratios_), len(self.Cs_))
+        self.scores_ = np.array([scores for scores, _, _ in paths]).reshape(shape)
+        self.n_iter_paths_ = np.array([n_iter for _, _, n_iter in paths]).reshape(shape)
+        self.coefs_paths_ = np.array([coefs for _, coefs, _ in paths])
+        self.coefs_paths_ = self.coefs_paths_.reshape(shape + self.coefs_paths_.shape[2:])
+        best_l1, best_c = self._best_pair()
+        self.C_, self.l1_ratio_ = float(self.Cs_[best_c]), float(self.l1_ratios_[best_l1])
+        self.cv_results_ = self._results_table()
+        self._fit_final(X, y, sample_weight, best_l1, best_c)
+        return self
+
+    def _checked_l1_ratios(self) -> np.ndarray:
+        l1_ratios = np.asarray(self.l1_ratios, dtype=np.float64).ravel()
+        if l1_ratios.size == 0 or np.any((l1_ratios < 0) | (l1_ratios > 1)):
+            raise ValueError(
+                f"l1_ratios must be a non-empty list of values in [0, 1], got {self.l1_ratios}."
+            )
+        return np.unique(l1_ratios)
+
+    def _path_estimator(self, l1_ratio: float) -> CrossEntropyLogisticRegression:
+        return CrossEntropyLogisticRegression(
+            l1_ratio=float(l1_ratio),
+            fit_intercept=self.fit_intercept,
+            solver=self.solver,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            class_weight=self.class_weight,
+        )
+
+    def _best_pair(self) -> tuple[int, int]:
+        """Indices of the best mean score; ties go to the smallest ``C``, then ``l1_ratio``."""
+        mean = self.scores_.mean(axis=0)
+        flat = np.flatnonzero(mean.T.ravel() == np.max(mean))[0]  # C-major: smallest C first
+        best_c, best_l1 = divmod(int(flat), len(self.l1_ratios_))
+        return best_l1, best_c
+
+    def _results_table(self) -> dict:
+        n_folds = self.scores_.shape[0]
+        per_fit = self.scores_.reshape(n_folds, -1)  # l1_ratio-major, C within
+        mean, std = per_fit.mean(axis=0), per_fit.std(axis=0)
+        order = np.argsort(-mean, kind="stable")
+        rank = np.empty(mean.size, dtype=np.int32)
+        rank[order] = 1 + np.searchsorted(-mean[order], -mean[order], side="left")
+        results = {
+            "param_l1_ratio": np.repeat(self.l1_ratios_, len(self.Cs_)),
+            "param_C": np.tile(self.Cs_, len(self.l1_ratios_)),
+            "mean_test_score": mean,
+            "std_test_score": std,
+            "rank_test_score": rank,
+        }
+        for k in range(n_folds):
+            results[f"split{k}_test_score"] = per_fit[k]
+        results["mean_n_iter"] = self.n_iter_paths_.reshape(n_folds, -1).mean(axis=0)
+        return results
+
+    def _fit_final(self, X, y, sample_weight, best_l1: int, best_c: int) -> None:
+        final = self._path_estimator(self.l1_ratio_).set_params(C=self.C_)
+        if self.refit:
+            final.fit(X, y, sample_weight=sample_weight)
+            for name in ("classes_", "coef_", "intercept_", "n_iter_", "stop_crit_",
+                         "loss_curve_", "validation_loss_curve_", "solver_"):  # fmt: skip
+                setattr(self, name, getattr(final, name))
+            return
+        mean_coef = self.coefs_paths_[:, best_l1, best_c].mean(axis=0)
+        self.classes_ = np.unique(y)
+        if self.fit_intercept:
+            self.coef_, self.intercept_ = mean_coef[:, :-1], mean_coef[:, -1]
+        else:
+            self.coef_, self.intercept_ = mean_coef, np.zeros(mean_coef.shape[0])
+        self.coef_ = self.coef_.astype(X.dtype)
+        self.intercept_ = self.intercept_.astype(X.dtype)
+        self.n_iter_ = int(self.n_iter_paths_[:, best_l1, best_c].max())
+        self.stop_crit_ = self.loss_curve_ = self.validation_loss_curve_ = None
+        self.solver_ = final._solver_name(self.coefs_paths_[0, 0, 0].size)
+
+
+def _fold_path(estimator, X, y, sample_weight, train, test, Cs, scorer):
+    """Scores, coefficients (intercept last) and iterations along one fold's path."""
+    fit_weight = None if sample_weight is None else sample_weight[train]
+    score_kwargs = {} if sample_weight is None else {"sample_weight": sample_weight[test]}
+    X_train, y_train, X_test, y_test = X[train], y[train], X[test], y[test]
+    scores, coefs, n_iter = [], [], []
+    for fitted in warm_path(clone(estimator), X_train, y_train, Cs, fit_weight):
+        scores.append(scorer(fitted, X_test, y_test, **score_kwargs))
+        coef = fitted.coef_
+        if fitted.fit_intercept:
+            coef = np.column_stack([coef, fitted.intercept_])
+        coefs.append(coef)
+        n_iter.append(fitted.n_iter_)
+    return scores, coefs, n_iter
