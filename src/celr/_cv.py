@@ -38,7 +38,7 @@ class CrossEntropyLogisticRegressionCV(CrossEntropyLogisticRegression):
     ----------
     Cs : int or array-like, default=10
         The grid of ``C``, or a number of values: ``logspace(-4, 4, Cs)`` when every
-        ``l1_ratio`` is 0; else 8 decades up from :func:`l1_min_c` (the ``C`` below
+        ``l1_ratio`` is 0; else 4 decades up from :func:`l1_min_c` (the ``C`` below
         which all weights are zero) of the largest ``l1_ratio``, on all the data.
     l1_ratios : array-like of float, default=(0.0,)
         Elastic-net mixings to try, each in [0, 1].
@@ -193,9 +193,15 @@ class CrossEntropyLogisticRegressionCV(CrossEntropyLogisticRegression):
         self._fit_final(X, y, sample_weight, best_l1, best_c)
         return self
 
+    def _stochastic(self) -> bool:
+        raise AttributeError(
+            "CrossEntropyLogisticRegressionCV has no partial_fit: cross-validation needs "
+            "all the rows at once."
+        )
+
     def _checked_l1_ratios(self) -> np.ndarray:
         l1_ratios = np.asarray(self.l1_ratios, dtype=np.float64).ravel()
-        if l1_ratios.size == 0 or np.any((l1_ratios < 0) | (l1_ratios > 1)):
+        if l1_ratios.size == 0 or not np.all((l1_ratios >= 0) & (l1_ratios <= 1)):
             raise ValueError(
                 f"l1_ratios must be a non-empty list of values in [0, 1], got {self.l1_ratios}."
             )

@@ -134,7 +134,8 @@ class PartialFitMixin:
             )
         return True
 
-    @available_if(_stochastic)
+    # Looked up on the instance, so a subclass can take partial_fit away.
+    @available_if(lambda self: self._stochastic())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(
         self,

@@ -89,7 +89,10 @@ def solve(
         value = problem.total_value(coef, last["value"])
         return coef, value, problem.stop_crit(coef, last["grad"])
 
-    u0 = coords.from_coef(objective.remove_invariant(np.asarray(coef0, dtype=np.float64)))
+    coef0 = np.asarray(coef0, dtype=np.float64)
+    # Softmax's shift of every column is free for the data and an L2 term, so the start
+    # may drop it; an L1 term is not shift invariant, and a warm start must stay put.
+    u0 = coords.from_coef(objective.remove_invariant(coef0) if penalty.is_smooth else coef0)
     coef, value, stop_crit = state_at(u0)
     history = [value]
     n_iter = 0
