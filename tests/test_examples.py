@@ -38,3 +38,17 @@ def test_out_of_core_streams_chunks_and_matches_in_memory_fit(capsys, monkeypatc
     assert len(losses) == 2 and abs(losses[0] - losses[1]) < 0.01
     peak = float(re.search(r"peak memory allocated while streaming: ([0-9.]+) MB", out)[1])
     assert peak < 50  # a few chunks of 5,000 rows, not the CSV
+
+
+def test_sparse_text_selects_the_sentiment_words(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["sparse_text.py", "--reviews", "3000"])
+    runpy.run_path(str(EXAMPLES / "sparse_text.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    kept = int(re.search(r"(\d+) of [\d,]+ features kept", out)[1])
+    selected = out.split("selected words")[1].split("regularization path")[0]
+    # The L1 model keeps few features, and the strongest are the planted sentiment words.
+    assert 0 < kept < 300
+    for word in ("refund", "love"):
+        assert re.search(rf"^\s+{word}\s+[+-]\d", selected, re.MULTILINE)
+    path_counts = [int(n) for n in re.findall(r"C = +[0-9.e+-]+ +(\d+) words", out)]
+    assert path_counts[0] == 0 and path_counts[-1] > kept

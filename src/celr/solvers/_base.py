@@ -132,8 +132,11 @@ class SmoothProblem:
         multiplying a feature by 1e10 changes neither the fitted model's predictions nor
         when the solver stops.
         """
-        distance = self.penalty.subdiff_distance(coef, grad) / self.param_scale
-        return float(np.max(distance, initial=0.0))
+        return float(np.max(self.optimality(coef, grad), initial=0.0))
+
+    def optimality(self, coef: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        """Per-entry optimality measure whose max-norm is :meth:`stop_crit`."""
+        return self.penalty.subdiff_distance(coef, grad) / self.param_scale
 
     def converged_when_stalled(self, stop_crit: float, tol: float) -> bool:
         """Whether a solver that can no longer decrease f has converged all the same.

@@ -20,6 +20,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy.optimize import Bounds, minimize
 
+from celr._penalty import l1_subdiff_distance
+
 FunGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 
@@ -145,3 +147,135 @@ def minimize_with_l1(
         options={"maxiter": max_iter, "maxcor": history_size, "ftol": ftol, "gtol": 0.0},
     )
     return split.join(result.x), n_iter
+
+
+def minimize_with_l1_working_sets(
+    fun_grad: FunGrad,
+    x0: np.ndarray,
+    l1_weights: np.ndarray,
+    *,
+    tol: float,
+    max_iter: int,
+    history_size: Callable[[int], int],
+    ftol: float = 0.0,
+    on_iteration: Callable[[np.ndarray], bool] | None = None,
+    distance: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, int]:
+    """:func:`minimize_with_l1` over growing working sets of entries (as skglm does).
+
+    Each round minimises over the entries that are non-zero or free plus the worst
+    violators of the optimality condition at 0 (at least ``MIN_WORKING_SET``, twice the
+    non-zeros), the others held at 0, until the round's own optimality measure is below
+    ``tol``; then the full gradient picks the next set, until nothing outside violates.
+    L-BFGS-B then sees a few thousand variables instead of all of them: scipy prepares
+    its bounds with Python loops (0.4 s per call at 200k split variables), its curvature
+    pairs are shorter, and each round is also the fresh restart a stalled L-BFGS-B needs
+    (raw breast cancer, elastic net: stalled at 3e-4 after 128 iterations, 1e-8 after a
+    restart).
+
+    Parameters
+    ----------
+    fun_grad, x0, l1_weights, ftol
+        As in :func:`minimize_with_l1`.
+    tol : float
+        Target of the optimality measure, the max-norm of ``distance``.
+    max_iter : int
+        L-BFGS-B iterations over all rounds.
+    history_size : callable
+        Correction pairs to keep for a working set of a given number of entries.
+    on_iteration : callable, optional
+        Called with the full ``x`` after every iteration; returning True stops.
+    distance : callable, optional
+        ``(x, grad) -> per-entry optimality measure``; by default
+        :func:`~celr._penalty.l1_subdiff_distance` (a caller can measure in other units).
+
+    Returns
+    -------
+    x : ndarray
+    n_iter : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> target = np.array([3.0, 0.5, -0.2, 4.0])
+    >>> fun_grad = lambda x: (0.5 * float((x - target) @ (x - target)), x - target)
+    >>> x, _ = minimize_with_l1_working_sets(
+    ...     fun_grad, np.zeros(4), np.ones(4), tol=1e-10, max_iter=100,
+    ...     history_size=lambda n: 5)
+    >>> np.round(x, 8).tolist()
+    [2.0, 0.0, 0.0, 3.0]
+    """
+    if distance is None:
+        distance = lambda x, grad: l1_subdiff_distance(x, grad, l1_weights)  # noqa: E731
+    x = np.array(x0, dtype=np.float64)
+    always = l1_weights == 0
+    n_iter, done, working = 0, 0, np.zeros(x.size, dtype=bool)
+    _, grad = fun_grad(x)
+    while n_iter < max_iter:
+        violation = distance(x, grad)
+        if violation.max(initial=0.0) <= tol:
+            break
+        previous = working
+        working = _next_working_set(x, violation, always, tol)
+        if np.array_equal(working, previous) and done <= 1:
+            break  # the same set again, and L-BFGS-B could no longer move on it
+        round_ = _WorkingSetRound(fun_grad, x, np.flatnonzero(working), distance, tol)
+        x_sub, done = minimize_with_l1(
+            round_.fun_grad,
+            x[round_.entries],
+            l1_weights[round_.entries],
+            max_iter=max_iter - n_iter,
+            history_size=history_size(round_.entries.size),
+            ftol=ftol,
+            on_iteration=lambda x_sub, round_=round_: round_.finished(x_sub, on_iteration),
+        )
+        x = round_.full(x_sub)
+        n_iter += done
+        if round_.stopped:
+            break
+        _, grad = fun_grad(x)
+    return x, n_iter
+
+
+class _WorkingSetRound:
+    """The problem over ``entries`` of ``x``, the others held where they are."""
+
+    def __init__(self, fun_grad: FunGrad, x, entries, distance, tol: float) -> None:
+        self._fun_grad, self._x, self.entries = fun_grad, x, entries
+        self._distance, self._tol = distance, tol
+        self._grad = np.zeros(x.size)
+        self.stopped = False
+
+    def full(self, x_sub: np.ndarray) -> np.ndarray:
+        x = self._x.copy()
+        x[self.entries] = x_sub
+        return x
+
+    def fun_grad(self, x_sub: np.ndarray) -> tuple[float, np.ndarray]:
+        value, self._grad = self._fun_grad(self.full(x_sub))
+        return value, self._grad[self.entries]
+
+    def finished(self, x_sub: np.ndarray, on_iteration) -> bool:
+        """After an iteration: the caller's stop, or this round's optimality reached."""
+        x = self.full(x_sub)
+        self.stopped = on_iteration is not None and bool(on_iteration(x))
+        violation = self._distance(x, self._grad)[self.entries]
+        return self.stopped or violation.max(initial=0.0) <= self._tol
+
+
+#: Smallest working set: below this, a round costs more in restarts than it saves.
+MIN_WORKING_SET = 500
+
+
+def _next_working_set(
+    x: np.ndarray, violation: np.ndarray, always: np.ndarray, tol: float
+) -> np.ndarray:
+    """Non-zero and free entries plus the worst violators, at least twice the non-zeros."""
+    working = (x != 0) | always
+    size = max(MIN_WORKING_SET, 2 * int(np.count_nonzero(working & ~always)))
+    room = size - int(np.count_nonzero(working))
+    candidates = np.flatnonzero(~working & (violation > tol))
+    if room > 0 and candidates.size:
+        worst = candidates[np.argsort(-violation[candidates], kind="stable")[:room]]
+        working[worst] = True
+    return working

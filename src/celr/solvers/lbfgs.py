@@ -6,8 +6,9 @@ coordinates (centre: ``objective.feature_center_scale()``'s; scale:
 ``SmoothProblem.feature_scale``, the spread raised where the L2 penalty dominates).
 
 With an L1 part, the weights are split into positive and negative parts and L-BFGS-B
-minimises the smooth bound-constrained problem that results (:mod:`._split_l1`); in
-standardised coordinates ``v_j = w_j * scale_j`` the L1 term is ``l1 * |v_j| / scale_j``.
+minimises the smooth bound-constrained problem that results (:mod:`._split_l1`), over
+growing working sets of weights; in standardised coordinates ``v_j = w_j * scale_j`` the
+L1 term is ``l1 * |v_j| / scale_j``.
 """
 
 from __future__ import annotations
@@ -17,13 +18,12 @@ from scipy.optimize import minimize
 
 from celr.solvers._base import Callback, IterationInfo, SmoothProblem, SolverResult
 from celr.solvers._coordinates import StandardizedCoordinates
-from celr.solvers._split_l1 import minimize_with_l1
+from celr.solvers._split_l1 import minimize_with_l1_working_sets
 
 # L-BFGS keeps pairs of vectors: more pairs capture more curvature (on raw breast cancer,
 # 100 pairs need 202 iterations where 10 need 12,216), within a fixed memory budget.
 _HISTORY_BYTES = 64 * 2**20
 _HISTORY_RANGE = (10, 100)
-_L1_RESTARTS = 4
 
 
 def history_size(n_params: int) -> int:
@@ -82,9 +82,13 @@ def solve(
         last.update(u=u.copy(), coef=coef, value=value, grad=grad)
         return value, coords.gradient_to_u(grad)
 
-    def state_at(u: np.ndarray) -> tuple[np.ndarray, float, float]:
+    def coef_and_grad_at(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if "u" not in last or not np.array_equal(last["u"], u):
             value_and_grad_u(u)
+        return last["coef"], last["grad"]
+
+    def state_at(u: np.ndarray) -> tuple[np.ndarray, float, float]:
+        coef_and_grad_at(u)
         coef = last["coef"]
         value = problem.total_value(coef, last["value"])
         return coef, value, problem.stop_crit(coef, last["grad"])
@@ -131,27 +135,19 @@ def solve(
             },
         )
     else:
-        l1_weights = np.where(penalty.penalized, penalty.l1_strength / problem.param_scale, 0.0)
-        u = u0
-        # The split problem is degenerate where both parts of a weight sit at 0, and
-        # L-BFGS-B can stall there on its relative-decrease test with stale curvature
-        # pairs (raw breast cancer, elastic net: 3e-4 after 128 iterations); a restart
-        # from the same point with fresh memory converges (1e-8 in 62 more).
-        for _ in range(_L1_RESTARTS):
-            if stop_crit <= tol or n_iter >= max_iter:
-                break
-            start_iter = n_iter
-            u, _ = minimize_with_l1(
-                value_and_grad_u,
-                u,
-                l1_weights,
-                max_iter=max_iter - n_iter,
-                history_size=history_size(2 * problem.n_params),
-                ftol=objective.precision,
-                on_iteration=record,
-            )
-            if n_iter == start_iter:
-                break
+        minimize_with_l1_working_sets(
+            value_and_grad_u,
+            u0,
+            penalty.l1_weights(problem.param_scale),
+            tol=tol,
+            max_iter=max_iter,
+            history_size=lambda n_entries: history_size(2 * n_entries),
+            ftol=objective.precision,
+            on_iteration=record,
+            # In the units of stop_crit (the working sets see u; the gradient in u of an
+            # intercept's centring differs while the intercepts are not yet optimal).
+            distance=lambda u, _: problem.optimality(*coef_and_grad_at(u)),
+        )
     converged = stop_crit <= tol or (
         0 < n_iter < max_iter and problem.converged_when_stalled(stop_crit, tol)
     )
