@@ -25,6 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from celr import CrossEntropyLogisticRegression
 from celr._objective import CoefLayout, LogisticObjective
 from celr._penalty import ElasticNetPenalty, l1_subdiff_distance
+from celr.solvers import _split_l1 as split_l1
 from celr.solvers import lbfgs, prox_newton
 from celr.solvers._split_l1 import SplitL1, minimize_with_l1
 
@@ -477,6 +478,62 @@ def test_minimize_with_l1_on_quadratic(seed):
         options={"ftol": 0, "gtol": 1e-12, "maxiter": 5000},
     ).x
     np.testing.assert_allclose(x, z[: len(g)] - z[len(g) :], atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_working_sets_reach_the_same_solution_and_grow_from_violators(seed, monkeypatch):
+    # 600 entries, most of them zero at the optimum: the rounds see only the entries the
+    # full gradient points to, and must still end at the full problem's solution.
+    n = 600
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(n, n)) / np.sqrt(n)
+    H = A @ A.T + 0.5 * np.eye(n)
+    g = rng.normal(size=n)
+    l1 = np.full(n, 0.8)
+    l1[:3] = 0.0
+
+    def fun_grad(x):
+        return float(0.5 * x @ H @ x + g @ x), H @ x + g
+
+    rounds = []
+    original = split_l1._next_working_set
+
+    def spy(*args):
+        working = original(*args)
+        rounds.append(int(working.sum()))
+        return working
+
+    monkeypatch.setattr(split_l1, "_next_working_set", spy)
+    seen = []
+    x, n_iter = split_l1.minimize_with_l1_working_sets(
+        fun_grad, np.zeros(n), l1, tol=1e-7, max_iter=2000,
+        history_size=lambda size: 20, on_iteration=lambda x: seen.append(x.copy()) and False,
+    )  # fmt: skip
+    # 1e-7: as for minimize_with_l1, L-BFGS-B stalls near sqrt(eps |f|) (here 5e-9).
+    assert l1_subdiff_distance(x, H @ x + g, l1).max() <= 1e-7
+    assert n_iter == len(seen) > 0
+    # The first set is every violator at 0 (fewer than MIN_WORKING_SET here) and the free
+    # entries; later rounds add the entries that start to violate as the others move.
+    assert rounds[0] == np.count_nonzero((np.abs(g) > l1) | (l1 == 0))
+    assert len(rounds) >= 2 and rounds[-1] > rounds[0]
+    x_ista = _ista(H, g, l1, n_iter=5000)
+    np.testing.assert_allclose(x, x_ista, atol=1e-6)
+    np.testing.assert_array_equal(x == 0, x_ista == 0)
+
+
+def test_working_sets_stop_when_the_caller_says_so():
+    H, g, l1 = _random_quadratic(seed=3)
+    calls = []
+
+    def stop_at_third(x):
+        calls.append(x)
+        return len(calls) == 3
+
+    _, n_iter = split_l1.minimize_with_l1_working_sets(
+        lambda x: (float(0.5 * x @ H @ x + g @ x), H @ x + g), np.zeros(len(g)), l1,
+        tol=1e-14, max_iter=500, history_size=lambda size: 10, on_iteration=stop_at_third,
+    )  # fmt: skip
+    assert n_iter == 3 and len(calls) == 3
 
 
 def test_minimize_with_l1_stops_on_request_and_split_round_trips():
