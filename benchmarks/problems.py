@@ -118,8 +118,8 @@ def _tfidf(rows, cols, n_rows: int, n_features: int) -> sparse.csr_matrix:
     return X
 
 
-def text_like(n_samples: int) -> Callable[[float], tuple]:
-    """P3: sparse tf-idf-like CSR, n x 2^18, ~80 distinct non-zeros per row.
+def text_like(n_samples: int, n_features: int = TEXT_FEATURES) -> Callable[[float], tuple]:
+    """P3: sparse tf-idf-like CSR, n x 2^18 (or ``n_features``), ~80 non-zeros per row.
 
     Tokens: Poisson(115) per row, columns with Zipf-like frequencies p ~ rank^-1.1 (a
     random permutation maps ranks to columns); values log1p(count) * idf, rows
@@ -131,16 +131,17 @@ def text_like(n_samples: int) -> Callable[[float], tuple]:
     def build(scale: float) -> tuple:
         n = _rows(n_samples, scale)
         rng = np.random.default_rng(3)
-        rows, cols, column_of_rank = _zipf_tokens(rng, n, 115.0, TEXT_FEATURES)
-        X = _tfidf(rows, cols, n, TEXT_FEATURES)
+        rows, cols, column_of_rank = _zipf_tokens(rng, n, 115.0, n_features)
+        X = _tfidf(rows, cols, n, n_features)
         model_rng = np.random.default_rng(4)  # the same true model at every scale
-        true_w = np.zeros(TEXT_FEATURES)
+        true_w = np.zeros(n_features)
         support = model_rng.choice(column_of_rank[:20_000], size=2_000, replace=False)
         true_w[support] = model_rng.standard_normal(support.size)
         scores = X @ true_w
         scores = 3.0 * (scores - scores.mean()) / max(scores.std(), 1e-12)
         y = (scores + rng.logistic(size=n) > 0).astype(np.int64)
-        description = f"sparse CSR {n:,} x 2^18, {X.nnz / n:.0f} nnz/row, tf-idf, Zipf columns"
+        width = "2^18" if n_features == TEXT_FEATURES else f"{n_features:,}"
+        description = f"sparse CSR {n:,} x {width}, {X.nnz / n:.0f} nnz/row, tf-idf, Zipf columns"
         return X, y, description
 
     return build

@@ -512,8 +512,8 @@ def test_working_sets_reach_the_same_solution_and_grow_from_violators(seed, monk
     # 1e-7: as for minimize_with_l1, L-BFGS-B stalls near sqrt(eps |f|) (here 5e-9).
     assert l1_subdiff_distance(x, H @ x + g, l1).max() <= 1e-7
     assert n_iter == len(seen) > 0
-    # The first set is every violator at 0 (fewer than MIN_WORKING_SET here) and the free
-    # entries; later rounds add the entries that start to violate as the others move.
+    # The first set is every violator at 0 and the free entries; later rounds add the
+    # entries that start to violate as the others move.
     assert rounds[0] == np.count_nonzero((np.abs(g) > l1) | (l1 == 0))
     assert len(rounds) >= 2 and rounds[-1] > rounds[0]
     x_ista = _ista(H, g, l1, n_iter=5000)

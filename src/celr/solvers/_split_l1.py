@@ -163,15 +163,17 @@ def minimize_with_l1_working_sets(
 ) -> tuple[np.ndarray, int]:
     """:func:`minimize_with_l1` over growing working sets of entries (as skglm does).
 
-    Each round minimises over the entries that are non-zero or free plus the worst
-    violators of the optimality condition at 0 (at least ``MIN_WORKING_SET``, twice the
-    non-zeros), the others held at 0, until the round's own optimality measure is below
-    ``tol``; then the full gradient picks the next set, until nothing outside violates.
-    L-BFGS-B then sees a few thousand variables instead of all of them: scipy prepares
-    its bounds with Python loops (0.4 s per call at 200k split variables), its curvature
-    pairs are shorter, and each round is also the fresh restart a stalled L-BFGS-B needs
-    (raw breast cancer, elastic net: stalled at 3e-4 after 128 iterations, 1e-8 after a
-    restart).
+    Each round minimises over the entries that are non-zero or free and those that
+    violate the optimality condition at 0, the others held at 0, until the round's own
+    optimality measure is below ``tol``; then the full gradient picks the next set, until
+    nothing outside violates. L-BFGS-B then sees the few thousand variables that matter
+    instead of all of them: scipy prepares its bounds with Python loops (0.4 s per call
+    at 200k split variables), and each round is also the fresh restart a stalled L-BFGS-B
+    needs (raw breast cancer, elastic net: stalled at 3e-4 after 128 iterations, 1e-8
+    after a restart). Unlike skglm's coordinate descent, whose cost grows with the set,
+    an L-BFGS-B iteration costs a pass over the data whatever the set, so the set is not
+    capped: on sparse 100k x 100k (L1, C=1) starting from at most 500 entries and
+    doubling took 0.95 s and 6 rounds to 1e-8, taking every violator 0.67 s and 4.
 
     Parameters
     ----------
@@ -263,19 +265,8 @@ class _WorkingSetRound:
         return self.stopped or violation.max(initial=0.0) <= self._tol
 
 
-#: Smallest working set: below this, a round costs more in restarts than it saves.
-MIN_WORKING_SET = 500
-
-
 def _next_working_set(
     x: np.ndarray, violation: np.ndarray, always: np.ndarray, tol: float
 ) -> np.ndarray:
-    """Non-zero and free entries plus the worst violators, at least twice the non-zeros."""
-    working = (x != 0) | always
-    size = max(MIN_WORKING_SET, 2 * int(np.count_nonzero(working & ~always)))
-    room = size - int(np.count_nonzero(working))
-    candidates = np.flatnonzero(~working & (violation > tol))
-    if room > 0 and candidates.size:
-        worst = candidates[np.argsort(-violation[candidates], kind="stable")[:room]]
-        working[worst] = True
-    return working
+    """The non-zero and free entries, and every entry that violates optimality at 0."""
+    return (x != 0) | always | (violation > tol)
