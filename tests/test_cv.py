@@ -419,9 +419,9 @@ def test_sgd_is_not_a_cv_solver():
     X, y = dataset("iris")
     with pytest.raises(InvalidParameterError, match="solver"):
         CrossEntropyLogisticRegressionCV(Cs=[1.0], solver="sgd").fit(X, y)
-    # 'gd' is a CV solver, for L2 only.
-    with pytest.raises(ValueError, match="gd"):
-        CrossEntropyLogisticRegressionCV(Cs=[1.0], solver="gd", l1_ratios=[1.0]).fit(X, y)
+    # 'gd' is a CV solver, for L1 too (proximal gradient).
+    model = CrossEntropyLogisticRegressionCV(Cs=[1.0], solver="gd", l1_ratios=[1.0], cv=2)
+    assert model.fit(X, y).solver_ == "gd"
 
 
 def test_gd_solver_works_for_l2():

@@ -26,7 +26,7 @@ from celr import CrossEntropyLogisticRegression
 from celr._objective import CoefLayout, LogisticObjective
 from celr._penalty import ElasticNetPenalty, l1_subdiff_distance
 from celr.solvers import _split_l1 as split_l1
-from celr.solvers import lbfgs, prox_newton
+from celr.solvers import gd, lbfgs, prox_newton
 from celr.solvers._split_l1 import SplitL1, minimize_with_l1
 
 # -- independent objective, gradient and data ---------------------------------------------
@@ -172,7 +172,7 @@ def saga_reference(name, C, l1_ratio):
     return ref.coef_, ref.intercept_, enet_objective(X, y, ref.coef_, ref.intercept_, C, l1_ratio)
 
 
-@pytest.mark.parametrize("solver", ["newton", "lbfgs", "auto"])
+@pytest.mark.parametrize("solver", ["newton", "lbfgs", "gd", "auto"])
 @pytest.mark.parametrize(("name", "C", "l1_ratio"), SAGA_CASES, ids=lambda v: str(v))
 def test_reaches_saga_optimum(name, C, l1_ratio, solver):
     X, y = dataset(name)
@@ -784,8 +784,27 @@ def test_inputs_not_modified(sparse, solver):
     np.testing.assert_array_equal(sw, sw_copy)
 
 
-@pytest.mark.parametrize("solver", ["gd", "sgd"])
-def test_first_order_solvers_reject_l1(solver):
+def test_sgd_rejects_l1():
     X, y = small_problem(2)
     with pytest.raises(ValueError, match="l1_ratio"):
-        CrossEntropyLogisticRegression(l1_ratio=0.5, solver=solver).fit(X, y)
+        CrossEntropyLogisticRegression(l1_ratio=0.5, solver="sgd").fit(X, y)
+
+
+def test_gd_fixed_step_is_the_textbook_step_then_soft_thresholding():
+    # One step of solver='gd' with a learning rate: theta - eta * grad (section 5.6),
+    # then each weight moved eta * lambda toward 0 (ISTA); the intercept is not.
+    X, y = small_problem(2)
+    C, eta, l1_ratio = 0.05, 0.5, 1.0
+    objective = LogisticObjective(X, y, np.ones(len(y)), 2, True)
+    penalty = ElasticNetPenalty.for_layout(objective, C, l1_ratio, len(y))
+    start = np.zeros(objective.n_params)
+    start[-1] = 0.3
+    result = gd.solve(objective, penalty, start, tol=0.0, max_iter=1, learning_rate=eta)
+    W, b = objective.unpack(start)
+    grad_W, grad_b = smooth_gradient(X, y, W, b, C, l1_ratio, np.ones(len(y)))
+    lam = l1_ratio / (C * len(y))
+    step_W = W - eta * grad_W
+    expected_W = np.sign(step_W) * np.maximum(np.abs(step_W) - eta * lam, 0.0)
+    np.testing.assert_allclose(result.coef[:-1], expected_W.ravel(), atol=1e-15)
+    np.testing.assert_allclose(result.coef[-1], b - eta * grad_b, atol=1e-15)
+    assert np.any(result.coef[:-1] == 0.0) and np.any(result.coef[:-1] != 0.0)

@@ -428,8 +428,8 @@ def test_bad_l1_ratio_and_labels_raise():
         regularization_path(X, y, Cs=3, l1_ratio=2.0)  # via l1_min_c
     with pytest.raises(ValueError, match="one class"):
         regularization_path(X, np.ones_like(y), Cs=[1.0])
-    with pytest.raises(ValueError):
-        regularization_path(X, y, Cs=[1.0], l1_ratio=1.0, solver="gd")
+    with pytest.raises(ValueError, match="sgd"):
+        regularization_path(X, y, Cs=[1.0], l1_ratio=1.0, solver="sgd")
 
 
 def test_integer_cs_with_l1_when_no_feature_correlates():

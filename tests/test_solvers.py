@@ -144,7 +144,11 @@ def test_auto_rule_and_supported_penalties():
     assert choose_solver(n_params=newton.EXACT_HESSIAN_MAX_PARAMS + 1, l1_ratio=0.0) == "lbfgs"
     assert choose_solver(n_params=newton.EXACT_HESSIAN_MAX_PARAMS, l1_ratio=1.0) == "newton"
     assert choose_solver(n_params=newton.EXACT_HESSIAN_MAX_PARAMS + 1, l1_ratio=0.5) == "lbfgs"
-    assert {name for name, spec in SOLVERS.items() if spec.supports_l1} == {"newton", "lbfgs"}
+    assert {name for name, spec in SOLVERS.items() if spec.supports_l1} == {
+        "newton",
+        "lbfgs",
+        "gd",
+    }
 
 
 # Regression guard (not timing based): passes over X each solver needs, as

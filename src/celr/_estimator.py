@@ -56,17 +56,22 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
         Inverse regularisation strength, as in scikit-learn; ``np.inf`` for none.
     l1_ratio : float, default=0.0
         Share of L1 in the elastic-net penalty, in [0, 1]: 0 is L2 (ridge), 1 is L1
-        (lasso), in between the elastic net. Solved by ``'newton'`` (proximal Newton) or
-        ``'lbfgs'`` (L-BFGS-B on split weights); ``'gd'`` and ``'sgd'`` support only 0.
+        (lasso), in between the elastic net. Solved by ``'newton'`` (proximal Newton),
+        ``'lbfgs'`` (L-BFGS-B on split weights) and ``'gd'`` (proximal gradient);
+        ``'sgd'`` supports only 0.
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept.
     solver : {'auto', 'newton', 'lbfgs', 'gd', 'sgd'}, default='auto'
         ``'newton'``: Newton's method with a line search; Cholesky on the exact Hessian
         when ``n_classes' * (n_features + 1) <= 2000`` (``n_classes'`` is 1 for binary
-        problems), conjugate gradients on Hessian-vector products otherwise.
-        ``'lbfgs'``: scipy's L-BFGS-B on implicitly standardised coefficients.
+        problems), conjugate gradients on Hessian-vector products otherwise; with an L1
+        part, proximal Newton (its local model solved by L-BFGS-B on split weights).
+        ``'lbfgs'``: scipy's L-BFGS-B on implicitly standardised coefficients; with an
+        L1 part, on the weights split into positive and negative parts, over growing
+        working sets.
         ``'gd'``: the textbook's full-batch gradient descent (section 5.6), with a fixed
-        ``learning_rate`` or, by default, a line search in standardised units.
+        ``learning_rate`` or, by default, a line search in standardised units; with an
+        L1 part each step is followed by soft-thresholding (proximal gradient).
         ``'sgd'``: the textbook's mini-batch stochastic gradient descent (section 5.6),
         softmax for K classes; the only solver with ``partial_fit`` (data that does not
         fit in memory). ``max_iter`` counts epochs.

@@ -93,8 +93,7 @@ class ElasticNetPenalty:
         >>> pen.prox(np.array([0.5, -2.0, 5.0]), step=1.0).tolist()
         [0.0, -1.0, 5.0]
         """
-        threshold = np.where(self.penalized, step * self.l1_strength, 0.0)
-        return np.sign(coef) * np.maximum(np.abs(coef) - threshold, 0.0)
+        return soft_threshold(coef, step * self.l1_weights())
 
     def subdiff_distance(self, coef: np.ndarray, smooth_grad: np.ndarray) -> np.ndarray:
         """Per-entry distance of ``-smooth_grad`` to the subdifferential of the L1 part.
@@ -126,3 +125,15 @@ def l1_subdiff_distance(x: np.ndarray, grad: np.ndarray, l1_weights: np.ndarray)
     at_zero = np.maximum(np.abs(grad) - l1_weights, 0.0)
     off_zero = np.abs(grad + l1_weights * np.sign(x))
     return np.where(x == 0.0, at_zero, off_zero)
+
+
+def soft_threshold(x: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """``argmin_z |z - x|^2 / 2 + sum_j t_j |z_j|``: each entry moved ``t_j`` toward 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> soft_threshold(np.array([0.5, -2.0, 5.0]), np.array([1.0, 1.0, 0.0])).tolist()
+    [0.0, -1.0, 5.0]
+    """
+    return np.sign(x) * np.maximum(np.abs(x) - thresholds, 0.0)

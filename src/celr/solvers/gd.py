@@ -12,6 +12,11 @@ objective (data term plus L2 penalty). Two ways to choose ``eta``:
   independent of feature scales), each step starting from the Barzilai-Borwein estimate
   of the inverse curvature and halved until a non-monotone Armijo condition holds.
 
+With an L1 part the update is the proximal gradient step
+``theta <- soft_threshold(theta - eta * grad f, eta * l1)`` (ISTA; with the
+Barzilai-Borwein steps and the non-monotone test, SpaRSA of Wright, Nowak & Figueiredo
+2009), which gives exact zeros.
+
 Either way the solver stops on the same criterion as every other solver, so it reaches
 the same optimum; it is just slower than Newton or L-BFGS on ill-conditioned problems.
 """
@@ -20,10 +25,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from celr._penalty import soft_threshold
 from celr.solvers._base import Callback, IterationInfo, SmoothProblem, SolverResult
 from celr.solvers._coordinates import StandardizedCoordinates
 
-# Armijo's sufficient decrease: f(u - t g) <= f(u) - ARMIJO * t ||g||^2.
+# Armijo's sufficient decrease: F(u+) <= F(u) - ARMIJO ||u+ - u||^2 / t, which for a
+# plain gradient step u+ = u - t g is F(u) - ARMIJO t ||g||^2.
 ARMIJO = 0.5
 STEP_GROWTH = 2.0
 STEP_SHRINK = 0.5
@@ -58,14 +65,14 @@ def solve(
     callback: Callback | None = None,
     learning_rate: float | None = None,
 ) -> SolverResult:
-    """Minimise ``objective + penalty`` (smooth penalty only) by gradient descent.
+    """Minimise ``objective + penalty`` by (proximal) gradient descent.
 
     Parameters
     ----------
     objective : LogisticObjective
         The data term.
     penalty : ElasticNetPenalty
-        Must be smooth (``l1_ratio == 0``).
+        L2, L1 or elastic net (the L1 part by its proximal step).
     coef0 : ndarray of shape (n_params,)
         Starting point.
     tol : float
@@ -103,9 +110,13 @@ def solve(
         )
     else:
         coords = StandardizedCoordinates.identity(objective)
-    u = coords.from_coef(objective.remove_invariant(np.asarray(coef0, dtype=np.float64)))
+    coef0 = np.asarray(coef0, dtype=np.float64)
+    u = coords.from_coef(objective.remove_invariant(coef0) if penalty.is_smooth else coef0)
+    # The L1 weights in u's units: |w_j| = |v_j| / scale_j.
+    step_toward_zero = penalty.l1_weights(coords.scale_of_params())
     coef = coords.to_coef(u)
-    value, grad = problem.value_grad(coef)
+    smooth_value, grad = problem.value_grad(coef)
+    value = problem.total_value(coef, smooth_value)
     history = [value]
     step = 1.0 if learning_rate is None else float(learning_rate)
     stop_crit = problem.stop_crit(coef, grad)
@@ -118,7 +129,9 @@ def solve(
         while stop_crit > tol and n_iter < max_iter:
             if learning_rate is None:
                 reference = max(history[-NONMONOTONE_MEMORY:])
-                accepted = _backtrack(problem, coords, u, reference, grad_u, step)
+                accepted = _backtrack(
+                    problem, coords, u, reference, grad_u, step, step_toward_zero
+                )
                 if accepted is None:
                     stalled = True
                     break
@@ -127,9 +140,10 @@ def solve(
                 step = _barzilai_borwein(new_u - u, new_grad_u - grad_u, step)
                 u, grad_u = new_u, new_grad_u
             else:
-                u = u - step * grad_u
+                u = soft_threshold(u - step * grad_u, step * step_toward_zero)
                 coef = coords.to_coef(u)
-                value, grad = problem.value_grad(coef)
+                smooth_value, grad = problem.value_grad(coef)
+                value = problem.total_value(coef, smooth_value)
                 grad_u = coords.gradient_to_u(grad)
             if diverged(value, history[0]) or not np.all(np.isfinite(grad)):
                 has_diverged = True  # the runaway step is not counted: n_iter + 1 values
@@ -156,15 +170,16 @@ def _barzilai_borwein(u_change: np.ndarray, grad_change: np.ndarray, step: float
     return step * STEP_GROWTH
 
 
-def _backtrack(problem, coords, u, reference, grad_u, step):
-    """Halve the step until ``f(u - step g) <= reference - ARMIJO step |g|^2``; None if it
-    never does."""
-    decrease = grad_u @ grad_u
+def _backtrack(problem, coords, u, reference, grad_u, step, l1_weights):
+    """Halve the step until ``F(u+) <= reference - ARMIJO |u+ - u|^2 / step``, where
+    ``u+`` is the (proximal) gradient step; None if it never does."""
     for _ in range(MAX_BACKTRACKS):
-        trial_u = u - step * grad_u
+        trial_u = soft_threshold(u - step * grad_u, step * l1_weights)
         trial_coef = coords.to_coef(trial_u)
-        trial_value, trial_grad = problem.value_grad(trial_coef)
-        if trial_value <= reference - ARMIJO * step * decrease:
+        trial_smooth, trial_grad = problem.value_grad(trial_coef)
+        trial_value = problem.total_value(trial_coef, trial_smooth)
+        change = trial_u - u
+        if trial_value <= reference - ARMIJO * (change @ change) / step:
             return step, trial_u, trial_coef, trial_value, trial_grad
         step *= STEP_SHRINK
     return None
