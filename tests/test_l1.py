@@ -15,12 +15,14 @@ from functools import cache
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import sklearn
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine, make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.fixes import parse_version
 
 from celr import CrossEntropyLogisticRegression
 from celr._objective import CoefLayout, LogisticObjective
@@ -159,10 +161,21 @@ SAGA_CASES = [
 ]
 
 
+def sklearn_elastic_net(*, solver, l1_ratio, **params):
+    """LogisticRegression with an L1 / elastic-net penalty, in either scikit-learn API.
+
+    scikit-learn 1.8 deprecated ``penalty`` (``l1_ratio`` alone says it); before 1.8,
+    ``l1_ratio`` is ignored unless ``penalty`` asks for it (this suite also runs on 1.6).
+    """
+    if parse_version(sklearn.__version__) < parse_version("1.8"):
+        params["penalty"] = "l1" if solver == "liblinear" else "elasticnet"
+    return LogisticRegression(solver=solver, l1_ratio=l1_ratio, **params)
+
+
 @cache
 def saga_reference(name, C, l1_ratio):
     X, y = dataset(name)
-    ref = LogisticRegression(
+    ref = sklearn_elastic_net(
         solver="saga", C=C, l1_ratio=l1_ratio, tol=1e-12, max_iter=50_000, random_state=0
     )
     with warnings.catch_warnings():
@@ -195,7 +208,7 @@ def test_reaches_liblinear_optimum_binary_l1(C, solver):
     # liblinear penalises the intercept as |b| / intercept_scaling: with a scaling of 1e4
     # its optimum is within ~1e-10 (relative) of the true one, and never below it.
     X, y = dataset("breast_cancer_scaled")
-    ref = LogisticRegression(
+    ref = sklearn_elastic_net(
         solver="liblinear",
         l1_ratio=1.0,
         C=C,
