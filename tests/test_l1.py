@@ -252,6 +252,25 @@ def test_reaches_skglm_optimum_binary():
                 np.testing.assert_allclose(model.intercept_, ref.intercept_, atol=1e-4)
 
 
+@pytest.mark.parametrize(("C", "l1_ratio"), [(0.1, 1.0), (1.0, 0.5)])
+def test_reaches_glum_optimum_binary(C, l1_ratio):
+    # glum (a development and benchmark dependency, skipped where absent): mean binomial
+    # deviance / 2 (the mean log-loss) + alpha (r ||w||_1 + (1 - r)/2 ||w||^2).
+    glum = pytest.importorskip("glum")
+    X, y = dataset("breast_cancer_scaled")
+    ref = glum.GeneralizedLinearRegressor(
+        family="binomial", alpha=1 / (C * len(y)), l1_ratio=l1_ratio, gradient_tol=1e-12,
+        max_iter=1000,
+    ).fit(X, y)  # fmt: skip
+    f_ref = enet_objective(X, y, ref.coef_[None, :], [ref.intercept_], C, l1_ratio)
+    for solver in ("newton", "lbfgs", "gd"):
+        model = fit_celr(X, y, C=C, l1_ratio=l1_ratio, solver=solver)
+        f = objective_of(model, X, y)
+        assert f <= f_ref * (1 + 1e-10), solver
+        assert (f_ref - f) / f_ref < 1e-8, solver
+        assert_supports_agree(model.coef_, ref.coef_[None, :])
+
+
 @pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
 @pytest.mark.parametrize("C", [0.1, 1.0, 100.0])
 def test_raw_features_newton_and_lbfgs_agree(C, l1_ratio):
