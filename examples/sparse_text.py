@@ -7,7 +7,7 @@ penalty by cross-validation along warm-started paths; the words the model keeps 
 printed with their weights, and the regularization path shows the order in which words
 enter the model as the penalty weakens.
 
-Run: ``python examples/sparse_text.py`` (about 30 s; ``--reviews`` sets the size).
+Run: ``python examples/sparse_text.py`` (about 25 s; ``--reviews`` sets the size).
 """
 
 from __future__ import annotations
