@@ -88,7 +88,7 @@ def choose_solver(*, n_params: int, l1_ratio: float) -> str:
     scales. L-BFGS above that, where the Hessian would cost more than it saves. The same
     rule holds with an L1 part (proximal Newton, L-BFGS-B on split weights): on 80k x 50
     with 10 classes proximal Newton took 0.9 s against 3.6 s, on a sparse 100k x 100k
-    tf-idf problem L-BFGS-B 0.7 s without ever building a Hessian.
+    tf-idf problem L-BFGS-B 0.76 s without ever building a Hessian.
 
     Examples
     --------
