@@ -24,7 +24,7 @@ Measured: the time for each contender to reach a relative objective gap
 ``tol=1e-12`` included). Each contender runs a short ladder of tolerances, loosest first,
 one fit each, in a forked child with a time limit (harness.py: untimed warm-up on 300
 rows first, which is where skglm's numba compilation happens); a setting that times out
-ends the ladder. Every solution is re-scored by ``elastic_net_objective`` below, which
+ends the ladder. Every solution is re-scored by ``objective.objective_value``, which
 shares no code with any contender. The fastest setting that reaches the gap counts.
 
 Problems (C = 1, each with l1_ratio = 1 and 0.5): a sparse tf-idf-like binary problem,
@@ -53,6 +53,7 @@ import problems
 import psutil
 from contenders import FitOutput
 from harness import Job, Worker, memory_method
+from objective import objective_value
 from problems import multinomial, text_like
 from report import (
     environment,
@@ -63,7 +64,6 @@ from report import (
     text_table,
     write_atomic,
 )
-from scipy.special import log_expit, logsumexp
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
@@ -73,36 +73,7 @@ TARGET_GAP = 1e-6
 N_FEATURES = 100_000
 SPARSE_ROWS = 100_000
 REFERENCE_TOL = 1e-12
-BLOCK_ROWS = 65_536
 RESULTS_NAME = "l1.md"
-
-
-# -- the objective (independent of every contender) ---------------------------------------
-def elastic_net_objective(X, y, coef, intercept, C: float, l1_ratio: float) -> float:
-    """f(W, b) of the module docstring, in float64, in row blocks.
-
-    ``coef`` may be (d,), (1, d) or (K, d); ``intercept`` a scalar, (1,) or (K,). One row
-    of coefficients is the binary model (labels 0/1), K rows the softmax model.
-    """
-    n, d = X.shape
-    weights = np.asarray(coef, dtype=np.float64).reshape(-1, d)
-    bias = np.broadcast_to(
-        np.asarray(intercept, dtype=np.float64).reshape(-1), weights[:, 0].shape
-    )
-    parts = []
-    for start in range(0, n, BLOCK_ROWS):
-        scores = np.asarray(X[start : start + BLOCK_ROWS] @ weights.T) + bias
-        labels = y[start : start + BLOCK_ROWS]
-        if weights.shape[0] == 1:
-            z = scores[:, 0]
-            parts.append(float(-log_expit(np.where(labels == 1, z, -z)).sum()))
-        else:
-            chosen = scores[np.arange(labels.size), labels]
-            parts.append(float((logsumexp(scores, axis=1) - chosen).sum()))
-    l2 = math.fsum((weights**2).ravel())
-    l1 = math.fsum(np.abs(weights).ravel())
-    penalty = ((1.0 - l1_ratio) / 2.0 * l2 + l1_ratio * l1) / (C * n)
-    return math.fsum(parts) / n + penalty
 
 
 # -- problems -----------------------------------------------------------------------------
@@ -322,7 +293,7 @@ def _score(problem: Problem, contender: str, setting: str, outcome) -> Fit:
     if outcome.status != "ok":
         return Fit(contender, setting, outcome.status, outcome.time, notes=_notes(outcome))
     out = outcome.output
-    value = elastic_net_objective(
+    value = objective_value(
         problem.X, problem.y, out.coef, out.intercept, problem.C, problem.l1_ratio
     )
     coef = np.asarray(out.coef, dtype=np.float64).reshape(-1, problem.X.shape[1])
@@ -558,7 +529,7 @@ def scaling_check(X, y, n_rows: int, n_cols: int) -> tuple[str, list[list[str]]]
     for l1_ratio in L1_RATIOS:
         penalty = "L1" if l1_ratio == 1.0 else f"elastic net {l1_ratio:g}"
         ref = celr_fit(l1_ratio, max_iter=10_000)(Xs, ys, C, tol=REFERENCE_TOL)
-        f_star = elastic_net_objective(Xs, ys, ref.coef, ref.intercept, C, l1_ratio)
+        f_star = objective_value(Xs, ys, ref.coef, ref.intercept, C, l1_ratio)
         runs = [
             ("skglm", "1/(C n)", skglm_fit(l1_ratio), "tol", (1e-4, 1e-8)),
             ("skglm", "2/(C n)", _skglm_doubled(l1_ratio), "tol", (1e-8,)),
@@ -571,7 +542,7 @@ def scaling_check(X, y, n_rows: int, n_cols: int) -> tuple[str, list[list[str]]]
                 start = time.perf_counter()
                 out = fit(Xs, ys, C, tol=tol)
                 elapsed = time.perf_counter() - start
-                value = elastic_net_objective(Xs, ys, out.coef, out.intercept, C, l1_ratio)
+                value = objective_value(Xs, ys, out.coef, out.intercept, C, l1_ratio)
                 gap = (value - f_star) / f_star
                 nnz = int(np.count_nonzero(out.coef))
                 rows.append(
@@ -691,7 +662,7 @@ def main(argv=None) -> int:
         "Threads: threadpool_limits(1, user_api='blas') as in sgd.py. celr follows the BLAS "
         "limit (one thread); saga, liblinear and skglm are single-threaded; glum's OpenMP "
         "pool is not limited.",
-        "Objective re-scored by l1.py's elastic_net_objective (log_expit / logsumexp), "
+        "Objective re-scored by objective.py's objective_value (log_expit / logsumexp), "
         "shared with no contender. nnz counts exact zeros of coef_ (K x d for 10 classes).",
         "liblinear penalises its intercept (intercept_scaling=100: |b|/100 in its L1 term), "
         "so its optimum is close to f's but not on it. skglm converts CSR to CSC inside fit "

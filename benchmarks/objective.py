@@ -40,7 +40,7 @@ def _block_cross_entropy(scores: np.ndarray, y: np.ndarray) -> float:
     return float(-log_softmax(scores, axis=1)[np.arange(len(y)), y].sum())
 
 
-def objective_value(X, y: np.ndarray, coef, intercept, C: float) -> float:
+def objective_value(X, y: np.ndarray, coef, intercept, C: float, l1_ratio: float = 0.0) -> float:
     """DESIGN.md's objective f(W, b) at the given coefficients, in float64.
 
     Parameters
@@ -53,6 +53,8 @@ def objective_value(X, y: np.ndarray, coef, intercept, C: float) -> float:
     intercept : float or array-like of shape (1,) or (K,)
     C : float
         Inverse penalty strength; ``np.inf`` for none.
+    l1_ratio : float, default=0
+        Share of L1 in the elastic-net penalty.
 
     Returns
     -------
@@ -66,7 +68,9 @@ def objective_value(X, y: np.ndarray, coef, intercept, C: float) -> float:
         block = X[start : start + BLOCK_ROWS].astype(np.float64, copy=False)
         scores = np.asarray(block @ weights.T) + bias
         parts.append(_block_cross_entropy(scores, y[start : start + BLOCK_ROWS]))
-    penalty = 0.0 if math.isinf(C) else 0.5 * float(np.sum(weights**2)) / (C * n)
+    l2 = math.fsum((weights**2).ravel())
+    l1 = math.fsum(np.abs(weights).ravel())
+    penalty = 0.0 if math.isinf(C) else ((1 - l1_ratio) / 2 * l2 + l1_ratio * l1) / (C * n)
     return math.fsum(parts) / n + penalty
 
 

@@ -20,20 +20,33 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 
-def reference_objective(X, y, coef, intercept, C, sample_weight=None, class_weight=None):
+def reference_row_weights(y, sample_weight=None, class_weight=None):
+    """Classes, class codes and row weights ``s_i`` (sample weight times class weight);
+    ``'balanced'`` on the weighted class totals."""
+    classes, codes = np.unique(y, return_inverse=True)
+    s = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float).copy()
+    if isinstance(class_weight, str):
+        totals = np.bincount(codes, weights=s, minlength=len(classes))
+        s *= (totals.sum() / (len(classes) * totals))[codes]
+    elif class_weight is not None:
+        s *= np.array([class_weight[c] for c in classes])[codes]
+    return classes, codes, s
+
+
+def reference_objective(
+    X, y, coef, intercept, C, sample_weight=None, class_weight=None, *, l1_ratio=0.0
+):
     """DESIGN.md's objective, written independently of celr (scipy.special only)."""
-    classes = np.unique(y)
-    codes = np.searchsorted(classes, y)
-    weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
-    if class_weight is not None:
-        weight = weight * np.array([class_weight[c] for c in classes])[codes]
-    scores = np.asarray(X @ np.asarray(coef, float).T) + np.asarray(intercept, float)
+    classes, codes, weight = reference_row_weights(y, sample_weight, class_weight)
+    W = np.atleast_2d(np.asarray(coef, float))
+    scores = np.asarray(X @ W.T, dtype=float) + np.asarray(intercept, float)
     if len(classes) == 2:
         log_p = np.where(codes == 1, log_expit(scores[:, 0]), log_expit(-scores[:, 0]))
     else:
         log_p = log_softmax(scores, axis=1)[np.arange(len(y)), codes]
     total = weight.sum()
-    penalty = 0.0 if np.isinf(C) else 0.5 * np.sum(np.asarray(coef, float) ** 2) / (C * total)
+    penalty = (1 - l1_ratio) / 2 * np.sum(W**2) + l1_ratio * np.abs(W).sum()
+    penalty = 0.0 if np.isinf(C) else penalty / (C * total)
     return float(-(weight @ log_p) / total + penalty)
 
 
@@ -77,6 +90,21 @@ def _data(name):
     if name.endswith("_scaled"):
         X = StandardScaler().fit_transform(X)
     return X, y
+
+
+@cache
+def _read_only_data(name):
+    X, y = _data(name)
+    X.setflags(write=False)
+    y.setflags(write=False)
+    return X, y
+
+
+def dataset(name):
+    """A test data set by name (``breast_cancer``, ``iris``, ``wine``, ``digits``,
+    ``tall_raw``; ``_scaled`` standardises), loaded once; the caller gets copies."""
+    X, y = _read_only_data(name)
+    return X.copy(), y.copy()
 
 
 @cache

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
-from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 from sklearn.metrics import log_loss
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -21,28 +20,13 @@ from celr import (
     CrossEntropyLogisticRegressionCV,
     regularization_path,
 )
+from tests.conftest import dataset
 
 pytestmark = pytest.mark.filterwarnings("error")
 
 # Moderate grids: far up an 8-decade grid the folds are nearly separated and held-out
 # log-losses of warm- and cold-started fits differ by more than the solver tolerance.
 CS = np.logspace(-2, 1, 4)
-
-
-@cache
-def _dataset(name):
-    loaders = {"breast_cancer": load_breast_cancer, "wine": load_wine, "iris": load_iris}
-    X, y = loaders[name.removesuffix("_scaled")](return_X_y=True)
-    if name.endswith("_scaled"):
-        X = StandardScaler().fit_transform(X)
-    X.setflags(write=False)
-    y.setflags(write=False)
-    return X, y
-
-
-def dataset(name):
-    X, y = _dataset(name)
-    return X.copy(), y.copy()
 
 
 @cache

@@ -17,8 +17,8 @@ import pytest
 import scipy.sparse as sp
 import sklearn
 from scipy.optimize import minimize, minimize_scalar
-from scipy.special import expit, log_expit, log_softmax, softmax
-from sklearn.datasets import load_breast_cancer, load_iris, load_wine, make_classification
+from scipy.special import expit, softmax
+from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
@@ -30,35 +30,21 @@ from celr._penalty import ElasticNetPenalty, l1_subdiff_distance
 from celr.solvers import _split_l1 as split_l1
 from celr.solvers import gd, lbfgs, prox_newton
 from celr.solvers._split_l1 import SplitL1, minimize_with_l1
+from tests.conftest import dataset, reference_objective, reference_row_weights
 
 # -- independent objective, gradient and data ---------------------------------------------
 
 
-def _codes_and_weights(y, sample_weight=None, class_weight=None):
-    classes, codes = np.unique(y, return_inverse=True)
-    s = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
-    if class_weight is not None:
-        s = s * np.array([class_weight[c] for c in classes])[codes]
-    return classes, codes, s
-
-
 def enet_objective(X, y, coef, intercept, C, l1_ratio, sample_weight=None, class_weight=None):
-    """The elastic-net objective above, independent of celr."""
-    classes, codes, s = _codes_and_weights(y, sample_weight, class_weight)
-    W = np.atleast_2d(np.asarray(coef, float))
-    scores = np.asarray(X @ W.T, dtype=float) + np.asarray(intercept, float)
-    if len(classes) == 2:
-        log_p = np.where(codes == 1, log_expit(scores[:, 0]), log_expit(-scores[:, 0]))
-    else:
-        log_p = log_softmax(scores, axis=1)[np.arange(len(y)), codes]
-    total = s.sum()
-    penalty = (1 - l1_ratio) / 2 * np.sum(W**2) + l1_ratio * np.abs(W).sum()
-    return float(-(s @ log_p) / total + penalty / (C * total))
+    """The elastic-net objective above, independent of celr (conftest's reference)."""
+    return reference_objective(
+        X, y, coef, intercept, C, sample_weight, class_weight, l1_ratio=l1_ratio
+    )
 
 
 def smooth_gradient(X, y, coef, intercept, C, l1_ratio, sample_weight=None):
     """Gradient of the data term plus the L2 part: (grad_W, grad_b), independent of celr."""
-    classes, codes, s = _codes_and_weights(y, sample_weight)
+    classes, codes, s = reference_row_weights(y, sample_weight)
     W = np.atleast_2d(np.asarray(coef, float))
     scores = np.asarray(X @ W.T, dtype=float) + np.asarray(intercept, float)
     total = s.sum()
@@ -69,17 +55,6 @@ def smooth_gradient(X, y, coef, intercept, C, l1_ratio, sample_weight=None):
     residual *= s[:, None] / total
     grad_W = np.asarray(X.T @ residual).T + (1 - l1_ratio) / (C * total) * W
     return grad_W, residual.sum(axis=0)
-
-
-@cache
-def dataset(name):
-    loaders = {"breast_cancer": load_breast_cancer, "iris": load_iris, "wine": load_wine}
-    X, y = loaders[name.removesuffix("_scaled")](return_X_y=True)
-    if name.endswith("_scaled"):
-        X = StandardScaler().fit_transform(X)
-    X.setflags(write=False)
-    y.setflags(write=False)
-    return X, y
 
 
 def small_problem(n_classes, n_samples=120, n_features=8, seed=0):
@@ -314,7 +289,7 @@ def test_auto_picks_lbfgs_on_wide_data_and_reaches_newton_optimum(l1_ratio):
 
 def _largest_C_with_all_zero(X, y, l1_ratio):
     """Below this C the all-zero weights (with log-odds intercepts) are optimal."""
-    classes, codes, _ = _codes_and_weights(y)
+    classes, codes, _ = reference_row_weights(y)
     share = np.bincount(codes) / len(y)
     if len(classes) == 2:
         W0, b0 = np.zeros((1, X.shape[1])), np.array([np.log(share[1] / share[0])])
@@ -698,7 +673,7 @@ def test_loss_curve(name, l1_ratio, solver):
     curve = model.loss_curve_
     assert curve.shape == (model.n_iter_ + 1,)
     # Start: zero weights, log-odds intercepts (the documented cold start).
-    classes, codes, _ = _codes_and_weights(y)
+    classes, codes, _ = reference_row_weights(y)
     share = np.bincount(codes) / len(y)
     if len(classes) == 2:
         W0, b0 = np.zeros((1, X.shape[1])), [np.log(share[1] / share[0])]

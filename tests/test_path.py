@@ -13,60 +13,37 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from functools import cache
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy.special import log_expit, log_softmax, softmax
-from sklearn.datasets import load_breast_cancer, load_iris, load_wine
+from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
 from celr import CrossEntropyLogisticRegression, RegularizationPath, l1_min_c, regularization_path
+from tests.conftest import dataset as shared_dataset
+from tests.conftest import reference_objective, reference_row_weights
 
 pytestmark = pytest.mark.filterwarnings("error")
 
 # -- data and independent references ------------------------------------------------------
 
 
-@cache
-def _dataset(name):
-    loaders = {"breast_cancer": load_breast_cancer, "wine": load_wine, "iris": load_iris}
-    base = name.removesuffix("_scaled").removesuffix("_unbalanced")
-    X, y = loaders[base](return_X_y=True)
-    if name.endswith("_scaled"):
-        X = StandardScaler().fit_transform(X)
-    if name.endswith("_unbalanced"):
-        # Unequal class shares, so the optimal intercepts of the zero model are not 0.
-        keep = np.concatenate([np.arange(0, 50), np.arange(50, 80), np.arange(100, 110)])
-        X, y = X[keep], y[keep]
-    X.setflags(write=False)
-    y.setflags(write=False)
-    return X, y
-
-
 def dataset(name):
-    X, y = _dataset(name)
-    return X.copy(), y.copy()
-
-
-def _row_weights(y, sample_weight=None, class_weight=None):
-    classes, codes = np.unique(y, return_inverse=True)
-    s = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float).copy()
-    if isinstance(class_weight, str):  # 'balanced', on the weighted class totals
-        totals = np.bincount(codes, weights=s, minlength=len(classes))
-        s *= (totals.sum() / (len(classes) * totals))[codes]
-    elif class_weight is not None:
-        s *= np.array([class_weight[c] for c in classes])[codes]
-    return classes, codes, s
+    """conftest's data sets, plus ``<name>_unbalanced``: unequal class shares, so the
+    optimal intercepts of the zero model are not 0."""
+    if not name.endswith("_unbalanced"):
+        return shared_dataset(name)
+    X, y = shared_dataset(name.removesuffix("_unbalanced"))
+    keep = np.concatenate([np.arange(0, 50), np.arange(50, 80), np.arange(100, 110)])
+    return X[keep], y[keep]
 
 
 def reference_l1_min_c(
     X, y, *, l1_ratio=1.0, sample_weight=None, class_weight=None, fit_intercept=True
 ):
     """``l1_ratio / max_jk |sum_i s_i (p_k - y_ik) x_ij|`` at the zero-weight model."""
-    classes, codes, s = _row_weights(y, sample_weight, class_weight)
+    classes, codes, s = reference_row_weights(y, sample_weight, class_weight)
     n_classes = len(classes)
     Y = np.eye(n_classes)[codes]
     if fit_intercept:
@@ -83,16 +60,7 @@ def reference_l1_min_c(
 
 def objective(X, y, coef, intercept, C, l1_ratio, sample_weight=None):
     """The elastic-net objective of the module docstring, independent of celr."""
-    classes, codes, s = _row_weights(y, sample_weight)
-    W = np.atleast_2d(np.asarray(coef, float))
-    scores = np.asarray(X @ W.T, dtype=float) + np.asarray(intercept, float)
-    if len(classes) == 2:
-        log_p = np.where(codes == 1, log_expit(scores[:, 0]), log_expit(-scores[:, 0]))
-    else:
-        log_p = log_softmax(scores, axis=1)[np.arange(len(y)), codes]
-    total = s.sum()
-    penalty = (1 - l1_ratio) / 2 * np.sum(W**2) + l1_ratio * np.abs(W).sum()
-    return float(-(s @ log_p) / total + penalty / (C * total))
+    return reference_objective(X, y, coef, intercept, C, sample_weight, l1_ratio=l1_ratio)
 
 
 def kkt_residual(X, y, coef, intercept, C, l1_ratio):
@@ -376,7 +344,7 @@ def test_class_weight_and_no_intercept_paths_equal_cold_fits():
     Cs = l1_min_c(X, y, class_weight="balanced") * np.logspace(0, 3, 4)
     path = regularization_path(X, y, Cs=Cs, l1_ratio=1.0, class_weight="balanced")
     assert path.n_nonzero[0] == 0
-    balanced = _row_weights(y, class_weight="balanced")[2]
+    balanced = reference_row_weights(y, class_weight="balanced")[2]
     for k, C in enumerate(Cs):
         cold = cold_fit(X, y, C, 1.0, class_weight="balanced")
         assert_same_optimum(

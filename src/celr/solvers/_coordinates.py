@@ -48,13 +48,6 @@ class StandardizedCoordinates:
         """``u = coef``: the raw coordinates, as the textbook's updates use them."""
         return cls(layout, np.zeros(layout.n_features), np.ones(layout.n_features))
 
-    def scale_of_params(self) -> np.ndarray:
-        """Each entry's factor in ``u``: the feature's scale for weights, 1 for intercepts."""
-        return self.layout.pack(
-            np.broadcast_to(self.scale, (self.layout.n_scores, self.layout.n_features)),
-            np.ones(self.layout.n_scores),
-        )
-
     def to_coef(self, u: np.ndarray) -> np.ndarray:
         if self.is_identity:
             return u.copy()

@@ -113,7 +113,7 @@ def solve(
     coef0 = np.asarray(coef0, dtype=np.float64)
     u = coords.from_coef(objective.remove_invariant(coef0) if penalty.is_smooth else coef0)
     # The L1 weights in u's units: |w_j| = |v_j| / scale_j.
-    step_toward_zero = penalty.l1_weights(coords.scale_of_params())
+    step_toward_zero = penalty.l1_weights(problem.param_scale if learning_rate is None else 1.0)
     coef = coords.to_coef(u)
     smooth_value, grad = problem.value_grad(coef)
     value = problem.total_value(coef, smooth_value)

@@ -116,7 +116,7 @@ def solve(
             raise StopIteration
 
     if stop_crit <= tol or max_iter <= 0:
-        pass
+        pass  # nothing to do: converged at the start, or no iteration allowed
     elif penalty.is_smooth:
         # ftol at the evaluation precision: a no-op for float64, and for float32 data it
         # ends the search once f no longer moves, instead of ~60 line-search evaluations
