@@ -53,7 +53,7 @@ def weighted_center_scale(
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         spread = _centered_square_mean(X, weight, center, None, counts)
     if not np.all(np.isfinite(spread)) or np.any((counts > 0) & (spread < 1e-280)):
-        unit = _column_max_abs(X)
+        unit = column_max_abs(X)
         spread = _centered_square_mean(X, weight, center, unit, counts)
     scale = unit * np.sqrt(spread)
     # A column whose spread is at rounding level of its magnitude is constant.
@@ -95,7 +95,7 @@ def _centered_square_mean(X, weight, center, unit, counts) -> np.ndarray:
     return stored_square + zero_weight * (center / unit) ** 2
 
 
-def _column_max_abs(X) -> np.ndarray:
+def column_max_abs(X) -> np.ndarray:
     """Largest absolute value of every column (1 for all-zero columns)."""
     max_abs = np.zeros(X.shape[1])
     if sp.issparse(X):

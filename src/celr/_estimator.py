@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from celr._inference import information, likelihood
 from celr._loss import (
     binary_loss_and_residual,
     log_softmax,
@@ -25,14 +26,17 @@ from celr._loss import (
 from celr._objective import CoefLayout, LogisticObjective
 from celr._parallel import make_objective
 from celr._penalty import ElasticNetPenalty
-from celr._separation import SeparationWarning, separates
+from celr._separation import SeparationWarning
 from celr._stochastic import FLOAT_DTYPES, PartialFitMixin, validation_split
+from celr._summary import InferenceMixin
 from celr._threads import blas_controller, thread_budget
 from celr.solvers import SOLVERS, SolverSpec, check_solver_supports, choose_solver
 from celr.solvers.sgd import SCHEDULES
 
 
-class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstimator):
+class CrossEntropyLogisticRegression(
+    ClassifierMixin, InferenceMixin, PartialFitMixin, BaseEstimator
+):
     """Logistic regression fitted by minimising the mean cross-entropy loss.
 
     The model of Jurafsky & Martin, *Speech and Language Processing*, ch. 5: for two
@@ -117,6 +121,11 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
         Share of rows held out by ``early_stopping``.
     n_iter_no_change : int, default=5
         ``'sgd'``: epochs without improvement before stopping.
+    store_covariance : bool, default=False
+        Compute, at the end of ``fit``, the Hessian and score outer product that
+        :meth:`summary` and :meth:`cov_params` need, so they work without the training
+        data (for example on the last step of a ``Pipeline``). Costs about one Newton
+        iteration and two ``n_params x n_params`` matrices; at most 5000 parameters.
 
     Attributes
     ----------
@@ -178,6 +187,7 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "store_covariance": ["boolean"],
     }
 
     def __init__(
@@ -200,6 +210,7 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 5,
+        store_covariance: bool = False,
     ) -> None:
         self.C = C
         self.l1_ratio = l1_ratio
@@ -218,6 +229,7 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.store_covariance = store_covariance
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -288,10 +300,15 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
             np.asarray(result.validation_history) if result.validation_history else None
         )
         self._optimizer_state = result.state
+        names = self._feature_names()
+        self._likelihood = likelihood(objective, result.coef, names) if np.isinf(self.C) else None
+        self._information = (
+            information(objective, penalty, result.coef, names) if self.store_covariance else None
+        )
         if result.diverged:
             self._warn_diverged()
         else:
-            self._warn_if_not_optimal(objective, result, y_codes)
+            self._warn_if_not_optimal(result)
         return self
 
     def _solver_name(self, n_params: int) -> str:
@@ -331,6 +348,18 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
                 )
             weights *= class_weight[y_codes]
         return weights
+
+    def _training_objective(self, X, y, sample_weight) -> LogisticObjective:
+        """The objective of a fitted model on given data, as ``fit`` would build it."""
+        X, y = validate_data(
+            self, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES, reset=False
+        )
+        unknown = ~np.isin(y, self.classes_)
+        if unknown.any():
+            raise ValueError(f"y contains labels not seen in fit: {np.unique(y[unknown])}.")
+        y_codes = np.searchsorted(self.classes_, y)
+        weights = self._row_weights(X, y, y_codes, sample_weight)
+        return LogisticObjective(X, y_codes, weights, len(self.classes_), self.fit_intercept)
 
     def _penalty(self, objective: LogisticObjective) -> ElasticNetPenalty:
         return ElasticNetPenalty.for_layout(objective, self.C, self.l1_ratio, objective.weight_sum)
@@ -372,14 +401,11 @@ class CrossEntropyLogisticRegression(ClassifierMixin, PartialFitMixin, BaseEstim
         self.coef_ = np.array(weights, dtype=dtype)
         self.intercept_ = np.array(intercept, dtype=dtype)
 
-    def _warn_if_not_optimal(self, objective, result, y_codes) -> None:
-        if np.isinf(self.C) and separates(
-            objective.scores(result.coef), y_codes, objective.normalized_weight
-        ):
+    def _warn_if_not_optimal(self, result) -> None:
+        separation = self._likelihood and self._likelihood.separation
+        if separation:
             warnings.warn(
-                "The classes are linearly separable on the training data, so without a "
-                "penalty (C=inf) the optimum is at infinity: the coefficients are finite "
-                "only because the solver stopped. Use a finite C for a unique model.",
+                f"{separation.describe()} Use a finite C (e.g. C=1) for a unique model.",
                 SeparationWarning,
                 stacklevel=4,
             )

@@ -315,6 +315,29 @@ class LogisticObjective(CoefLayout):
                 )
         return hess
 
+    def score_outer(self, coef: np.ndarray, column_scale: np.ndarray | None = None) -> np.ndarray:
+        """``sum_i (s_i / S) g_i g_i^T``, with ``g_i`` row i's gradient of ``L_CE``.
+
+        The "meat" of the sandwich (HC0) covariance: ``g_i = (sigma(z_i) - y_i) xa_i``
+        for two classes (the textbook's per-example gradient), ``(softmax(z_i) -
+        onehot(y_i)) (x) xa_i`` for K. ``column_scale`` as in :meth:`hessian`. Built over
+        row chunks with ``syrk``, like the Hessian.
+        """
+        _, residual = self._pointwise(self.scores(coef))
+        root_weight = np.sqrt(self.normalized_weight)
+        residual *= root_weight if residual.ndim == 1 else root_weight[:, None]
+        p = self.n_params
+        outer = np.zeros((p, p), order="F")
+        for rows, chunk in self._augmented_chunks(column_scale, extra_bytes_per_row=8 * p):
+            if self.n_scores == 1:
+                stacked = chunk
+                stacked *= residual[rows, None]
+            else:
+                stacked = (residual[rows, :, None] * chunk[:, None, :]).reshape(len(chunk), p)
+            outer = dsyrk(1.0, stacked, trans=1, beta=1.0, c=outer, overwrite_c=1)
+        mirror_upper_triangle(outer)
+        return outer
+
     def hessian_diag(self, coef: np.ndarray) -> np.ndarray:
         """Diagonal of the Hessian of ``f_data`` (a Jacobi preconditioner for CG)."""
         z = self.scores(coef)

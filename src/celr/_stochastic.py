@@ -220,6 +220,8 @@ class PartialFitMixin:
         self.loss_curve_ = np.append(self.loss_curve_, mean_objective)
         self.stop_crit_ = np.nan  # one chunk cannot measure the whole gradient
         self.validation_loss_curve_ = None
+        # A chunk says nothing about the whole data's likelihood: inference needs X, y.
+        self._likelihood = self._information = None
         if ran_away:
             self._warn_diverged()
         return self
