@@ -12,6 +12,9 @@ from celr.solvers import SOLVERS
 
 ESTIMATORS = [
     CrossEntropyLogisticRegression(),
+    # With the inference statistics computed in fit. (Not at C=inf: the checks' data are
+    # separable, so the unpenalised optimum is at infinity and weightings stop apart.)
+    CrossEntropyLogisticRegression(store_covariance=True),
     *(CrossEntropyLogisticRegression(solver=name) for name in SOLVERS),
     *(
         CrossEntropyLogisticRegression(l1_ratio=l1_ratio, solver=name)

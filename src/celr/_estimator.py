@@ -362,7 +362,12 @@ class CrossEntropyLogisticRegression(
         return LogisticObjective(X, y_codes, weights, len(self.classes_), self.fit_intercept)
 
     def _penalty(self, objective: LogisticObjective) -> ElasticNetPenalty:
-        return ElasticNetPenalty.for_layout(objective, self.C, self.l1_ratio, objective.weight_sum)
+        C, l1_ratio = self._regularization()
+        return ElasticNetPenalty.for_layout(objective, C, l1_ratio, objective.weight_sum)
+
+    def _regularization(self) -> tuple[float, float]:
+        """``C`` and ``l1_ratio`` of the fitted model (the CV subclass chooses them)."""
+        return self.C, self.l1_ratio
 
     def _solver_options(self, spec: SolverSpec, random_state) -> dict:
         """The estimator parameters ``spec`` takes, by name (one random state per fit)."""

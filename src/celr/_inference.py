@@ -35,7 +35,9 @@ MAX_INFERENCE_PARAMS = 5000
 #: which the features are reported as collinear instead of inverted into noise.
 SINGULAR_RCOND = 1e-10
 #: Budget of the separation LP during ``fit`` (entries of its constraint matrix; about
-#: 0.5 s). Inference, which is as costly anyway, searches without a budget.
+#: 0.5 s), spent only on suspected quasi-complete separation: a complete one is proven
+#: by the fit itself, and the LP (17 ms on breast cancer) would triple a 7 ms fit.
+#: Inference, as costly anyway, searches without a budget.
 FIT_LP_ENTRIES = 500_000
 COV_TYPES = ("nonrobust", "robust", "HC0")
 
@@ -144,7 +146,13 @@ def likelihood(objective: LogisticObjective, coef: np.ndarray, feature_names: li
         log_likelihood=-total * objective.value(coef),
         null=null,
         weight_sum=total,
-        separation=find_separation(objective, coef, feature_names, max_lp_entries=FIT_LP_ENTRIES),
+        separation=find_separation(
+            objective,
+            coef,
+            feature_names,
+            max_lp_entries=FIT_LP_ENTRIES,
+            prove_complete_by_lp=False,
+        ),
     )
 
 

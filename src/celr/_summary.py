@@ -265,16 +265,22 @@ class InferenceMixin:
             )
         if X is not None:
             check_at_optimum(objective, penalty, coef, self._optimality_limit())
-        penalized = not np.isinf(self.C)
+        penalized = not np.isinf(self._regularization()[0])
         return info, parametrization(self._layout(), self.classes_, names, penalized)
 
     def _optimality_limit(self) -> float:
-        """Gradient max-norm up to which given data count as the fit's own."""
-        fitted = self.stop_crit_ if np.isfinite(self.stop_crit_) else 1e-3
-        return max(100.0 * fitted, 1e-5)
+        """Gradient max-norm up to which given data count as the fit's own.
+
+        A fit that did not measure its optimality (``partial_fit``'s NaN) is allowed the
+        accuracy stochastic gradients reach; one with no optimum (None: a CV model averaged
+        over folds) only rounding.
+        """
+        fitted = 0.0 if self.stop_crit_ is None else self.stop_crit_
+        return max(100.0 * fitted, 1e-5) if np.isfinite(fitted) else 1e-3
 
     def _refuse_l1_zeros(self) -> None:
-        if np.isinf(self.C) or self.l1_ratio == 0:
+        C, l1_ratio = self._regularization()
+        if np.isinf(C) or l1_ratio == 0:
             return
         zero = self.coef_ == 0
         if zero.any():
@@ -288,8 +294,8 @@ class InferenceMixin:
         if stats is None:
             raise ValueError(
                 "The likelihood-ratio test compares maximum-likelihood fits; this one is "
-                f"penalised (C={self.C!r}), so its statistic has no chi-square distribution. "
-                "Fit both models with C=np.inf."
+                f"penalised (C={self._regularization()[0]!r}), so its statistic has no "
+                "chi-square distribution. Fit both models with C=np.inf."
             )
         if stats.separation is not None:
             raise ValueError(f"{stats.separation.describe()} No likelihood-ratio test then.")
@@ -316,14 +322,15 @@ class InferenceMixin:
             )
 
     def _table_attrs(self, info, params, cov_type, alpha=None) -> dict:
-        penalized = not np.isinf(self.C)
+        C, l1_ratio = self._regularization()
+        penalized = not np.isinf(C)
         attrs = {
             "cov_type": "nonrobust" if cov_type == "nonrobust" else "HC0",
             "parametrization": params.kind,
             "reference_class": params.reference,
             "penalized": penalized,
-            "C": float(self.C),
-            "l1_ratio": float(self.l1_ratio),
+            "C": float(C),
+            "l1_ratio": float(l1_ratio),
             "n_obs": info.weight_sum,
             "note": PENALIZED_NOTE if penalized else "",
         }
