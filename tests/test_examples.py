@@ -52,3 +52,15 @@ def test_sparse_text_selects_the_sentiment_words(capsys, monkeypatch):
         assert re.search(rf"^\s+{word}\s+[+-]\d", selected, re.MULTILINE)
     path_counts = [int(n) for n in re.findall(r"C = +[0-9.e+-]+ +(\d+) words", out)]
     assert path_counts[0] == 0 and path_counts[-1] > kept
+
+
+def test_interpretation_prints_the_table_and_writes_both_plots(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "argv", ["interpretation.py", "--out", str(tmp_path)])
+    runpy.run_path(str(EXAMPLES / "interpretation.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    for heading in ("estimate", "std_error", "p_value", "odds_ratio", "HC0"):
+        assert heading in out
+    assert re.search(r"LR statistic [0-9.]+ on 2 df", out)
+    assert "SeparationWarning" in out and "summary refused" in out
+    for name in ("odds_ratios.png", "loss_curve.png"):
+        assert (tmp_path / name).stat().st_size > 10_000
