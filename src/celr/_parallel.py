@@ -167,6 +167,9 @@ class RowBlockObjective:
     def hessian_diag(self, coef: np.ndarray) -> np.ndarray:
         return self._sum(self.blocks, lambda block: block.hessian_diag(coef))
 
+    def score_outer(self, coef: np.ndarray, column_scale: np.ndarray | None = None) -> np.ndarray:
+        return self._sum(self.blocks, lambda block: block.score_outer(coef, column_scale))
+
     def row_subsample(self, stride: int) -> LogisticObjective | RowBlockObjective:
         if stride <= 1:
             return self
