@@ -148,6 +148,27 @@ def test_hessian_diag(case):
     assert_close(case.obj.hessian_diag(case.coef), np.diag(hess), 1e-12)
 
 
+def test_score_outer_is_the_weighted_sum_of_per_row_gradient_outer_products(case):
+    """The HC0 meat against row-by-row gradients of one-row objectives (the textbook's
+    per-example gradient), with and without a column scale."""
+    obj = case.obj
+    rows = [
+        LogisticObjective(case.X64[i : i + 1], case.y[i : i + 1], np.ones(1), case.n_classes,
+                          case.fit_intercept).value_grad(case.coef)[1]
+        for i in range(len(case.y))
+    ]  # fmt: skip
+    gradients = np.array(rows)
+    expected = (gradients.T * case.w) @ gradients / case.w.sum()
+    assert_close(obj.score_outer(case.coef), expected, 1e-10 if case.ref is obj else 1e-4)
+    scale = case.rng.uniform(0.05, 20.0, N_FEATURES)
+    d = np.tile(np.append(1.0 / scale, [1.0] * case.fit_intercept), obj.n_scores)
+    assert_close(
+        obj.score_outer(case.coef, column_scale=scale),
+        d[:, None] * obj.score_outer(case.coef) * d,
+        1e-10,
+    )
+
+
 def test_pack_unpack_layout(case):
     obj, coef = case.obj, case.coef
     width = N_FEATURES + case.fit_intercept
