@@ -51,14 +51,24 @@ class Separation:
     alone : bool
         Whether ``features`` are those that separate some class on their own (found
         without an LP; empty when only a combination separates).
+    weightless_class : bool
+        Whether the cause is a class without rows of positive weight (its intercept
+        runs to minus infinity).
     """
 
     complete: bool
     features: tuple[str, ...] = ()
     alone: bool = False
+    weightless_class: bool = False
 
     def describe(self) -> str:
         """One sentence saying what separates, for warnings and errors."""
+        if self.weightless_class:
+            return (
+                "A class has no rows of positive weight (sample_weight times class_weight), "
+                "so without a penalty (C=inf) the optimum is at infinity: its intercept "
+                "falls without bound and is finite only because the solver stopped."
+            )
         kind = "completely" if self.complete else "quasi-completely"
         where = ""
         if self.alone:
@@ -157,6 +167,11 @@ def find_separation(
         None when the maximum-likelihood estimate exists (or, over budget, is not
         disproved).
     """
+    class_weight = np.bincount(
+        objective.y, weights=objective.normalized_weight, minlength=objective.n_classes
+    )
+    if np.any(class_weight == 0):
+        return Separation(complete=False, weightless_class=True)
     counted = objective.normalized_weight > 0
     fitted_margins = margins(objective.scores(coef), objective.y)[counted]
     complete = bool(np.all(fitted_margins > 0))

@@ -36,6 +36,19 @@ L1_ZEROS_REFUSAL = (
 )
 
 
+MULTINOMIAL_L1_REFUSAL = (
+    "No coefficient table for multinomial fits with an L1 part: the L1 term chooses which "
+    "of softmax's equivalent weight vectors is reported (the per-feature median, with "
+    "zeros), so the Wald intervals would describe that choice. Use l1_ratio=0 or C=np.inf."
+)
+
+
+#: Largest optimality measure (``stop_crit_``) of a fit the likelihood-ratio test accepts:
+#: float32 Newton fits stop near sqrt(float32 eps) = 3.5e-4; ``'sgd'`` fits stop far
+#: above, at log-likelihoods off by more than the test resolves.
+LR_TEST_OPTIMALITY = 1e-3
+
+
 class InferenceMixin:
     """Coefficient tables and tests for :class:`~celr.CrossEntropyLogisticRegression`.
 
@@ -97,7 +110,9 @@ class InferenceMixin:
 
         The table is refused (``ValueError``) where it would be meaningless: an
         unpenalised fit on (quasi-)separated classes, whose optimum is at infinity; an
-        L1 fit with weights at exactly 0; collinear features. A penalised fit's table is
+        L1 fit with weights at exactly 0 (the estimate sits at the kink of ``|w|``, with
+        a point mass at 0 in its distribution), or multinomial with any L1 part;
+        collinear features. A penalised fit's table is
         given, with the note in ``attrs['note']`` that the intervals are conditional on
         the penalty (the estimates are shrunk, and the intervals are those of the
         Laplace approximation to the posterior of the Gaussian prior the L2 penalty is).
@@ -119,7 +134,8 @@ class InferenceMixin:
             Columns ``estimate``, ``std_error``, ``z``, ``p_value``, ``ci_lower``,
             ``ci_upper``, ``odds_ratio``, ``odds_ratio_lower``, ``odds_ratio_upper``.
             ``attrs`` holds ``cov_type``, ``alpha``, ``parametrization`` ('binary',
-            'reference' or 'sum-to-zero'), ``reference_class``, ``penalized``, ``C``,
+            'reference' or 'sum-to-zero': ``coef_`` of a penalised multinomial fit, whose
+            weights sum to 0 over the classes), ``reference_class``, ``penalized``, ``C``,
             ``l1_ratio``, ``n_obs`` (the weight sum), ``note`` and, unpenalised,
             ``log_likelihood``.
 
@@ -217,7 +233,7 @@ class InferenceMixin:
                 f"The restricted model fits better (log-likelihood {restricted_loglik:.6g} > "
                 f"{full.log_likelihood:.6g}): the models are not nested or did not converge."
             )
-        statistic = max(statistic, 0.0)
+        statistic = max(float(statistic), 0.0)
         return LRTestResult(statistic, int(df), float(chi2.sf(statistic, df)))
 
     # -- helpers --------------------------------------------------------------------------
@@ -282,23 +298,40 @@ class InferenceMixin:
         C, l1_ratio = self._regularization()
         if np.isinf(C) or l1_ratio == 0:
             return
+        if len(self.classes_) > 2:
+            # Softmax's weights are identified only up to a shift per feature; an L2
+            # penalty picks the centred one, L1 the per-feature median: no parametrisation
+            # whose covariance the local quadratic describes.
+            raise ValueError(MULTINOMIAL_L1_REFUSAL)
         zero = self.coef_ == 0
         if zero.any():
-            names = np.asarray(self._feature_names())[np.flatnonzero(zero.any(axis=0))]
-            examples = ", ".join(repr(name) for name in names[:5])
+            names = self._feature_names()
+            examples = ", ".join(repr(names[j]) for j in np.flatnonzero(zero.any(axis=0))[:5])
             raise ValueError(L1_ZEROS_REFUSAL.format(n_zero=int(zero.sum()), examples=examples))
 
     def _unpenalized_likelihood(self) -> Likelihood:
         check_is_fitted(self)
+        C = self._regularization()[0]
+        if not np.isinf(C):
+            raise ValueError(
+                "The likelihood-ratio test compares maximum-likelihood fits; this one is "
+                f"penalised (C={C!r}), so its statistic has no chi-square distribution. "
+                "Fit both models with C=np.inf."
+            )
         stats = getattr(self, "_likelihood", None)
         if stats is None:
             raise ValueError(
-                "The likelihood-ratio test compares maximum-likelihood fits; this one is "
-                f"penalised (C={self._regularization()[0]!r}), so its statistic has no "
-                "chi-square distribution. Fit both models with C=np.inf."
+                "This model's likelihood on its training data is unknown (partial_fit sees "
+                "one chunk at a time): fit it with fit() for a likelihood-ratio test."
             )
         if stats.separation is not None:
             raise ValueError(f"{stats.separation.describe()} No likelihood-ratio test then.")
+        if not self.stop_crit_ <= LR_TEST_OPTIMALITY:
+            raise ValueError(
+                f"The fit did not reach the maximum likelihood (gradient max-norm "
+                f"{self.stop_crit_:.1e} > {LR_TEST_OPTIMALITY:g}), which the test assumes: "
+                "refit with solver='newton' or a smaller tol."
+            )
         return stats
 
     def _check_nested(self, restricted, other: Likelihood, full: Likelihood) -> None:
