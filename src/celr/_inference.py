@@ -243,7 +243,8 @@ def covariance(info: Information, params: Parametrization, cov_type: str) -> np.
     if cov_type != "nonrobust":
         inverse = inverse @ info.score_outer[np.ix_(rows, rows)] @ inverse
     scale = info.param_scale[rows]
-    return inverse / scale / scale[:, None] / info.weight_sum
+    cov = inverse / scale / scale[:, None] / info.weight_sum
+    return (cov + cov.T) / 2  # exactly symmetric; the products above round differently
 
 
 def _shift_projector(rows: np.ndarray, n_classes: int) -> np.ndarray:
