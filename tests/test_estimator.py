@@ -21,6 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
 
 from celr import CrossEntropyLogisticRegression, SeparationWarning, cross_entropy_loss
+from tests.conftest import reference_objective
 
 Model = CrossEntropyLogisticRegression
 
@@ -432,15 +433,69 @@ def test_default_fit_converges_without_warning(name):
     assert model.n_iter_ < 30
 
 
-def test_verbose_prints_one_line_per_iteration(capsys):
+def test_verbose_2_prints_one_line_per_iteration(capsys):
     X, y = dataset("breast_cancer")
-    model = Model(verbose=1).fit(X, y)
+    model = Model(verbose=2).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == model.n_iter_ > 0
     for i, line in enumerate(lines, start=1):
         assert re.match(rf"\[celr\] iter +{i} +objective", line), line
     Model(verbose=0).fit(X, y)
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr() == ("", "")
+
+
+def test_verbose_1_draws_a_progress_bar_on_stderr(capsys):
+    X, y = dataset("breast_cancer")
+    model = Model(verbose=1).fit(X, y)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"celr newton: {model.n_iter_}iter" in captured.err
+    assert "objective=" in captured.err and "optimality=" in captured.err
+
+
+def test_show_progress_draws_only_fits_longer_than_its_delay(capsys):
+    from celr._progress import show_progress
+
+    X, y = dataset("breast_cancer")
+    with show_progress(delay=60.0):
+        Model().fit(X, y)
+    assert capsys.readouterr() == ("", "")
+    with show_progress(delay=0.0):
+        Model(solver="gd").fit(X, y)
+    assert "celr gd" in capsys.readouterr().err
+    Model().fit(X, y)  # outside the block: quiet again
+    assert capsys.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs", "gd", "sgd"])
+def test_ctrl_c_keeps_the_best_weights_so_far_and_warns(solver, monkeypatch):
+    """Ctrl-C arrives as KeyboardInterrupt inside whatever the solver is computing; here,
+    deterministically, in the 6th gradient evaluation."""
+    from celr._objective import LogisticObjective
+
+    X, y = dataset("breast_cancer")
+    original = LogisticObjective.value_grad
+    calls = []
+
+    def interrupted_value_grad(self, coef):
+        calls.append(1)
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+        return original(self, coef)
+
+    monkeypatch.setattr(LogisticObjective, "value_grad", interrupted_value_grad)
+    model = Model(solver=solver, max_iter=50)
+    with pytest.warns(ConvergenceWarning, match=r"interrupted \(Ctrl-C\)"):
+        model.fit(X, y)
+    monkeypatch.setattr(LogisticObjective, "value_grad", original)
+    assert 0 <= model.n_iter_ < 6 and len(model.loss_curve_) == model.n_iter_
+    assert model._likelihood is None and model._information is None
+    kept = reference_objective(X, y, model.coef_, model.intercept_, model.C)
+    with pytest.warns(ConvergenceWarning, match="max_iter=0"):
+        start = Model(max_iter=0).fit(X, y)  # the fit's starting point
+    assert kept <= reference_objective(X, y, start.coef_, start.intercept_, model.C) + 1e-12
+    if model.n_iter_:  # the best iterate's weights, not the last one's
+        assert kept == pytest.approx(min(model.loss_curve_), rel=1e-9)
 
 
 def test_pipeline_grid_search_on_dataframe():

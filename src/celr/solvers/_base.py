@@ -34,6 +34,8 @@ class SolverResult:
         Held-out cross-entropy after each epoch, when the solver was given held-out data.
     state : object, optional
         The optimiser state a stochastic solver can continue from (``partial_fit``).
+    interrupted : bool
+        Whether the fit was stopped by Ctrl-C; ``coef`` is then the best point seen.
     """
 
     coef: np.ndarray
@@ -44,6 +46,7 @@ class SolverResult:
     diverged: bool = False
     validation_history: list[float] = field(default_factory=list)
     state: object = None
+    interrupted: bool = False
 
 
 @dataclass
