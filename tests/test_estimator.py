@@ -461,8 +461,8 @@ def test_show_progress_draws_only_fits_longer_than_its_delay(capsys):
         Model().fit(X, y)
     assert capsys.readouterr() == ("", "")
     with show_progress(delay=0.0):
-        Model(solver="gd").fit(X, y)
-    assert "celr gd" in capsys.readouterr().err
+        Model(solver="lbfgs").fit(X, y)
+    assert "celr lbfgs" in capsys.readouterr().err
     Model().fit(X, y)  # outside the block: quiet again
     assert capsys.readouterr() == ("", "")
 
