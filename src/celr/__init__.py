@@ -3,7 +3,9 @@
 from celr._cv import CrossEntropyLogisticRegressionCV
 from celr._estimator import CrossEntropyLogisticRegression
 from celr._loss import cross_entropy_loss
+from celr._onnx import to_onnx
 from celr._path import RegularizationPath, l1_min_c, regularization_path
+from celr._progress import show_progress
 from celr._separation import SeparationWarning
 
 __all__ = [
@@ -14,5 +16,7 @@ __all__ = [
     "cross_entropy_loss",
     "l1_min_c",
     "regularization_path",
+    "show_progress",
+    "to_onnx",
 ]
 __version__ = "0.1.0"
