@@ -5,17 +5,21 @@ from celr._estimator import CrossEntropyLogisticRegression
 from celr._loss import cross_entropy_loss
 from celr._onnx import to_onnx
 from celr._path import RegularizationPath, l1_min_c, regularization_path
+from celr._persist import ModelFileError, load, save
 from celr._progress import show_progress
 from celr._separation import SeparationWarning
 
 __all__ = [
     "CrossEntropyLogisticRegression",
     "CrossEntropyLogisticRegressionCV",
+    "ModelFileError",
     "RegularizationPath",
     "SeparationWarning",
     "cross_entropy_loss",
     "l1_min_c",
+    "load",
     "regularization_path",
+    "save",
     "show_progress",
     "to_onnx",
 ]

@@ -158,7 +158,7 @@ def to_onnx(
     >>> import onnxruntime as ort
     >>> from sklearn.datasets import load_iris
     >>> from celr import CrossEntropyLogisticRegression
-    >>> from celr._onnx import to_onnx
+    >>> from celr import to_onnx
     >>> X, y = load_iris(return_X_y=True)
     >>> X = X.astype(np.float32)
     >>> clf = CrossEntropyLogisticRegression().fit(X, y)

@@ -349,8 +349,11 @@ def solve(
     """
     problem = SmoothProblem(objective, penalty)
     random_state = random_state or np.random.RandomState()
+    # The state outlives the fit (partial_fit continues from it, model files store it): it
+    # gets a bare layout, not the objective, which holds the training data.
+    layout = CoefLayout(objective.n_classes, objective.n_features, objective.fit_intercept)
     state = init_state(
-        objective, penalty, objective.remove_invariant(np.asarray(coef0, dtype=np.float64)),
+        layout, penalty, objective.remove_invariant(np.asarray(coef0, dtype=np.float64)),
         sample=objective, n_total=objective.n_samples, learning_rate=learning_rate,
         schedule=schedule, batch_size=batch_size, average=average, random_state=random_state,
     )  # fmt: skip
