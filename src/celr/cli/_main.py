@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import celr
 from celr.cli._errors import CLIError
+from celr.solvers import SOLVERS
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -156,7 +157,7 @@ def _add_fit(fit: argparse.ArgumentParser) -> None:
     fit.add_argument(
         "--solver",
         default="auto",
-        choices=["auto", "newton", "lbfgs", "gd", "sgd"],
+        choices=["auto", *SOLVERS],
         help="optimisation algorithm (default: auto)",
     )
     fit.add_argument(
