@@ -93,7 +93,19 @@ def _listed(features: tuple[str, ...], limit: int = 10) -> str:
 
 
 def margins(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Own-class score minus the best rival's, per row (binary: the signed score)."""
+    """Own-class score minus the best rival's, per row (binary: the signed score).
+
+    A model whose margins are all positive separates the rows: it proves the unpenalised
+    cross-entropy has infimum 0 and no minimiser.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> margins(np.array([-2.0, 3.0]), np.array([0, 1])).tolist()
+    [2.0, 3.0]
+    >>> margins(np.array([[1.0, 4.0, 0.0]]), np.array([1])).tolist()
+    [3.0]
+    """
     if scores.ndim == 1:
         return np.where(y == 1, scores, -scores)
     rows = np.arange(len(y))
@@ -101,32 +113,6 @@ def margins(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
     rivals = scores.copy()
     rivals[rows, y] = -np.inf
     return own - rivals.max(axis=1)
-
-
-def separates(scores: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> bool:
-    """Whether the linear model with these scores classifies every weighted row strictly.
-
-    If it does, the model is itself a separating hyperplane, which proves the
-    unpenalised cross-entropy has infimum 0 and no minimiser.
-
-    Parameters
-    ----------
-    scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-        Scores of the fitted model on its training rows.
-    y : ndarray of shape (n_samples,)
-        Class codes.
-    sample_weight : ndarray of shape (n_samples,)
-        Rows with zero weight do not count.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> separates(np.array([-2.0, 3.0]), np.array([0, 1]), np.ones(2))
-    True
-    >>> separates(np.array([-2.0, -3.0]), np.array([0, 1]), np.ones(2))
-    False
-    """
-    return bool(np.all(margins(scores, y)[sample_weight > 0] > 0))
 
 
 def find_separation(
