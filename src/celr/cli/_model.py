@@ -13,14 +13,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from celr import CrossEntropyLogisticRegression
+from celr import CrossEntropyLogisticRegression, show_progress
 from celr.cli._data import refuse_missing_values, split_feature_kinds
 from celr.cli._errors import CLIError, suggest
-
-try:
-    from celr._progress import show_progress
-except ImportError:  # a celr without progress bars: fits run silently
-    from contextlib import nullcontext as show_progress  # type: ignore[assignment]
 
 #: Largest model (coefficients and intercepts) fitted with ``store_covariance=True``: two
 #: dense n_params^2 matrices (64 MB) and a Hessian, cheap beside the fit up to here.
