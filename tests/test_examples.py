@@ -7,6 +7,8 @@ import runpy
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -64,3 +66,21 @@ def test_interpretation_prints_the_table_and_writes_both_plots(capsys, monkeypat
     assert "SeparationWarning" in out and "summary refused" in out
     for name in ("odds_ratios.png", "loss_curve.png"):
         assert (tmp_path / name).stat().st_size > 10_000
+
+
+def test_dask_cluster_fits_on_the_workers(capsys, monkeypatch):
+    pytest.importorskip("dask.dataframe")
+    pytest.importorskip("distributed")
+    argv = ["dask_cluster.py", "--rows", "40000", "--features", "5", "--partitions", "4"]
+    monkeypatch.setattr(sys, "argv", argv)
+    runpy.run_path(str(EXAMPLES / "dask_cluster.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert re.search(r"dashboard: http://\S+/status", out)
+    assert "40,000 rows x 5 features, 4 partitions on 2 workers" in out
+    assert "classes: bronze, gold, silver; solver: newton" in out
+    assert float(re.search(r"objective: ([0-9.]+)", out)[1]) < 0.8  # chance: log(3) = 1.1
+    assert re.search(r"time: [0-9.]+ s", out)
+    counts = re.search(
+        r"predicted on the workers \(4 chunks\): bronze ([\d,]+), gold ([\d,]+)", out
+    )
+    assert counts and all(int(count.replace(",", "")) > 5000 for count in counts.groups())

@@ -9,7 +9,7 @@ divided by its maximum.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -43,23 +43,44 @@ def weighted_center_scale(
     >>> weighted_center_scale(X, np.array([0.5, 0.5]), True)
     (array([2., 5.]), array([1., 1.]))
     """
-    n_features = X.shape[1]
-    center = np.zeros(n_features)
+    center = np.zeros(X.shape[1])
     if center_columns:
         # A weighted mean cannot overflow: it is bounded by the column maximum.
         center = np.asarray(weight.astype(X.dtype) @ X, dtype=np.float64)
-    unit = np.ones(n_features)
     counts = _stored_counts(X)
+    scale = column_scale(
+        center,
+        counts,
+        lambda unit: _centered_square_mean(X, weight, center, unit, counts),
+        lambda: column_max_abs(X),
+    )
+    return center, scale
+
+
+def column_scale(
+    center: np.ndarray,
+    counts: np.ndarray,
+    square_mean: Callable[[np.ndarray | None], np.ndarray],
+    max_abs: Callable[[], np.ndarray],
+) -> np.ndarray:
+    """Each column's spread around ``center`` from two passes over the rows, given as calls.
+
+    ``square_mean(unit)`` is ``sum_i w_i ((x_ij - c_j) / u_j)^2`` (``u = 1`` for None) and
+    ``max_abs()`` the columns' largest absolute values (1 for all-zero columns), wherever
+    the rows are (in memory here, on a Dask cluster in :mod:`celr._dask`). ``counts`` are
+    the stored entries per column. Constant columns get scale 1.
+    """
+    unit = np.ones(len(center))
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        spread = _centered_square_mean(X, weight, center, None, counts)
+        spread = square_mean(None)
     if not np.all(np.isfinite(spread)) or np.any((counts > 0) & (spread < 1e-280)):
-        unit = column_max_abs(X)
-        spread = _centered_square_mean(X, weight, center, unit, counts)
+        unit = max_abs()
+        spread = square_mean(unit)
     scale = unit * np.sqrt(spread)
     # A column whose spread is at rounding level of its magnitude is constant.
     magnitude = np.maximum(np.where(unit == 1.0, 0.0, unit), np.abs(center) + scale)
     constant = scale <= 1e3 * np.finfo(np.float64).eps * magnitude
-    return center, np.where(constant, 1.0, scale)
+    return np.where(constant, 1.0, scale)
 
 
 def _centered_square_mean(X, weight, center, unit, counts) -> np.ndarray:

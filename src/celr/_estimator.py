@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from celr._dask import dask_objective, is_dask_collection, predict_dask
 from celr._inference import information, likelihood
 from celr._loss import (
     binary_loss_and_residual,
@@ -252,12 +253,14 @@ class CrossEntropyLogisticRegression(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; CSR/CSC is used as is, float32 is fitted in float32.
+        X : {array-like, sparse matrix, dask Array or DataFrame} of shape (n_samples, n_features)
+            Training data; CSR/CSC is used as is, float32 is fitted in float32. Dask
+            collections stay on their cluster (see :mod:`celr._dask`): every objective
+            evaluation is summed over their row chunks where they are.
         y : array-like of shape (n_samples,)
-            Class labels of any type.
+            Class labels of any type (a dask Array or Series with dask ``X``).
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative row weights.
+            Non-negative row weights (a dask Array or Series with dask ``X``).
 
         Returns
         -------
@@ -266,6 +269,12 @@ class CrossEntropyLogisticRegression(
         """
         if self.l1_ratio != 0 and self.solver != "auto":
             check_solver_supports(self.solver, self.l1_ratio)
+        if is_dask_collection(X):
+            objective = dask_objective(self, X, y, sample_weight)
+            self.solver_ = self._solver_name(objective.n_params)
+            spec = SOLVERS[self.solver_]
+            options = self._solver_options(spec, None)
+            return self._fit_objective(objective, spec, options, objective.X.dtype)
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES)
         y_codes, weights = self._encode_targets(X, y, sample_weight)
         layout = CoefLayout(len(self.classes_), X.shape[1], self.fit_intercept)
@@ -286,16 +295,20 @@ class CrossEntropyLogisticRegression(
             X, y_codes, weights, len(self.classes_), self.fit_intercept, n_threads=thread_budget()
         )
         del weights  # the objective holds them normalised: one n-sized array, not two
+        return self._fit_objective(objective, spec, options, X.dtype)
+
+    def _fit_objective(self, objective, spec: SolverSpec, options: dict, dtype):
+        """Solve on a built objective and set the fitted attributes: ``fit``'s second half."""
         penalty = self._penalty(objective)
         # One BLAS thread per celr thread: idle OpenBLAS workers (numpy's and scipy's
         # pools) spin against the pointwise numpy work; on 2 cores one BLAS thread was
         # 1.2-11x faster for every size up to 500k x 100. Parallelism comes from row
         # blocks instead (celr._parallel).
         with blas_controller().limit(limits=1, user_api="blas"):
-            result = self._solve(spec, objective, penalty, y_codes, options)
+            result = self._solve(spec, objective, penalty, options)
             if not result.interrupted:
                 self._record_statistics(objective, penalty, result.coef)
-        self._set_coefficients(objective, result.coef, X.dtype, penalty.is_smooth)
+        self._set_coefficients(objective, result.coef, dtype, penalty.is_smooth)
         self.n_iter_ = result.n_iter
         self.stop_crit_ = result.stop_crit
         self.loss_curve_ = np.asarray(result.history)
@@ -312,9 +325,9 @@ class CrossEntropyLogisticRegression(
             self._warn_if_not_optimal(result)
         return self
 
-    def _solve(self, spec: SolverSpec, objective, penalty, y_codes, options) -> SolverResult:
+    def _solve(self, spec: SolverSpec, objective, penalty, options) -> SolverResult:
         """Run the solver; on Ctrl-C, return the best point it reached."""
-        coef0 = self._initial_coef(objective, y_codes)
+        coef0 = self._initial_coef(objective)
         unit = "epoch" if spec.stochastic else "iter"
         monitor = FitMonitor(coef0, self.verbose, spec.name, unit)
         try:
@@ -333,7 +346,7 @@ class CrossEntropyLogisticRegression(
             f"solver={self.solver_!r}: keeping the best weights reached (objective "
             f"{min(result.history, default=np.nan):.10g}), which are not the optimum.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
     def _record_statistics(self, objective, penalty, coef: np.ndarray) -> None:
@@ -410,17 +423,14 @@ class CrossEntropyLogisticRegression(
             options["random_state"] = random_state
         return options
 
-    def _initial_coef(self, objective: LogisticObjective, y_codes: np.ndarray) -> np.ndarray:
+    def _initial_coef(self, objective: LogisticObjective) -> np.ndarray:
         """Previous coefficients under ``warm_start``; else zero weights and log-odds."""
         if self.warm_start and hasattr(self, "coef_"):
             if self.coef_.shape == (objective.n_scores, objective.n_features):
                 return objective.pack(self.coef_, self.intercept_)
         intercept = np.zeros(objective.n_scores)
         if self.fit_intercept:
-            share = np.bincount(
-                y_codes, weights=objective.normalized_weight, minlength=objective.n_classes
-            )
-            log_share = np.log(np.maximum(share, np.finfo(float).tiny))
+            log_share = np.log(np.maximum(objective.class_share(), np.finfo(float).tiny))
             if objective.n_scores == 1:
                 intercept[0] = log_share[1] - log_share[0]
             else:
@@ -446,7 +456,7 @@ class CrossEntropyLogisticRegression(
             warnings.warn(
                 f"{separation.describe()} Use a finite C (e.g. C=1) for a unique model.",
                 SeparationWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
             return
         if not result.converged:
@@ -463,7 +473,7 @@ class CrossEntropyLogisticRegression(
                 f"solver={self.solver_!r} {reason} with gradient max-norm "
                 f"{result.stop_crit:.2e} > tol={self.tol:g}: {advice}.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
 
     # -- prediction -----------------------------------------------------------------------
@@ -472,14 +482,17 @@ class CrossEntropyLogisticRegression(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask Array or DataFrame} of shape (n_samples, n_features)
 
         Returns
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            For two classes, the log-odds of ``classes_[1]``.
+            For two classes, the log-odds of ``classes_[1]``. For dask ``X``, a lazy dask
+            Array with X's row chunks (likewise for every prediction method).
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return predict_dask(self, X, "decision_function")
         X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES, reset=False)
         scores = np.asarray(X @ self.coef_.T) + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
@@ -489,12 +502,14 @@ class CrossEntropyLogisticRegression(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask Array or DataFrame} of shape (n_samples, n_features)
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
         """
+        if is_dask_collection(X):  # lazy, chunk by chunk on the cluster
+            return predict_dask(self, X, "predict")
         scores = self.decision_function(X)
         codes = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[codes]
@@ -504,13 +519,15 @@ class CrossEntropyLogisticRegression(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask Array or DataFrame} of shape (n_samples, n_features)
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``.
         """
+        if is_dask_collection(X):  # lazy, chunk by chunk on the cluster
+            return predict_dask(self, X, "predict_proba")
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return np.column_stack([expit(-scores), expit(scores)])
@@ -524,12 +541,14 @@ class CrossEntropyLogisticRegression(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask Array or DataFrame} of shape (n_samples, n_features)
 
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
+        if is_dask_collection(X):  # lazy, chunk by chunk on the cluster
+            return predict_dask(self, X, "predict_log_proba")
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return np.column_stack([log_expit(-scores), log_expit(scores)])

@@ -135,9 +135,7 @@ def likelihood(objective: LogisticObjective, coef: np.ndarray, feature_names: li
     """:class:`Likelihood` of an unpenalised fit (searching for separation on a budget)."""
     total = objective.weight_sum
     if objective.fit_intercept:
-        shares = np.bincount(
-            objective.y, weights=objective.normalized_weight, minlength=objective.n_classes
-        )
+        shares = objective.class_share()
         shares = shares[shares > 0]
         null = total * float(shares @ np.log(shares))
     else:

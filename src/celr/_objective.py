@@ -173,6 +173,10 @@ class LogisticObjective(CoefLayout):
             self._subsamples[stride] = sub
         return sub
 
+    def class_share(self) -> np.ndarray:
+        """Share of the total weight carried by each class, shape (n_classes,)."""
+        return np.bincount(self.y, weights=self.normalized_weight, minlength=self.n_classes)
+
     # -- softmax's shift invariance -------------------------------------------------------
     def invariant_projector(self) -> np.ndarray | None:
         """Dense projector onto the flat directions of :meth:`remove_invariant`, or None."""

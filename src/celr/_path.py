@@ -114,7 +114,7 @@ def l1_min_c(
     X, y = validate_data(estimator, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES)
     y_codes, weights = estimator._encode_targets(X, y, sample_weight)
     objective = LogisticObjective(X, y_codes, weights, len(estimator.classes_), fit_intercept)
-    _, grad = objective.value_grad(estimator._initial_coef(objective, y_codes))
+    _, grad = objective.value_grad(estimator._initial_coef(objective))
     largest = float(np.max(np.abs(objective.unpack(grad)[0]), initial=0.0))
     if largest == 0.0:
         return np.inf

@@ -135,7 +135,9 @@ def find_separation(
     Parameters
     ----------
     objective : LogisticObjective
-        The training data (``X``, ``y``, ``normalized_weight``, layout).
+        The training data (``X``, ``y``, ``normalized_weight``, layout). An objective
+        with a ``find_separation(coef, feature_names)`` method of its own (rows on a Dask
+        cluster, :mod:`celr._dask`) does the row-wise search itself.
     coef : ndarray
         Flat coefficients of the unpenalised fit.
     feature_names : list of str
@@ -153,11 +155,10 @@ def find_separation(
         None when the maximum-likelihood estimate exists (or, over budget, is not
         disproved).
     """
-    class_weight = np.bincount(
-        objective.y, weights=objective.normalized_weight, minlength=objective.n_classes
-    )
-    if np.any(class_weight == 0):
+    if np.any(objective.class_share() == 0):
         return Separation(complete=False, weightless_class=True)
+    if hasattr(objective, "find_separation"):  # rows on a Dask cluster: searched there
+        return objective.find_separation(coef, feature_names)
     counted = objective.normalized_weight > 0
     fitted_margins = margins(objective.scores(coef), objective.y)[counted]
     complete = bool(np.all(fitted_margins > 0))

@@ -1,0 +1,51 @@
+"""Fitting and predicting on Dask arrays and DataFrames, on whatever Dask scheduler is active.
+
+The rows stay where they are, partitioned on the workers (persisted once); only
+coefficient-sized vectors travel. :class:`~celr._dask._objective.DaskObjective` has the
+methods of :class:`~celr._objective.LogisticObjective`: each evaluation maps the in-memory
+objective over the row chunks on the workers and adds the results up in a tree, so the
+full-batch solvers run unchanged on the client and reach the in-memory optimum.
+
+This module never imports dask itself: :func:`is_dask_collection` answers False unless
+dask is already imported (a Dask collection cannot exist otherwise), and the modules that
+do import it are loaded only when a Dask collection is met.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def is_dask_collection(obj) -> bool:
+    """Whether ``obj`` is a Dask collection, without importing dask.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_dask_collection(np.zeros(3))
+    False
+    """
+    if "dask" not in sys.modules:
+        return False
+    import dask
+
+    return dask.is_dask_collection(obj)
+
+
+def dask_objective(estimator, X, y, sample_weight):
+    """The objective of ``estimator.fit(X, y, sample_weight)`` on Dask collections.
+
+    Validates the input with Dask reductions, sets ``classes_``, ``n_features_in_`` and
+    ``feature_names_in_`` on ``estimator``, and returns a
+    :class:`~celr._dask._objective.DaskObjective` on the persisted rows.
+    """
+    from celr._dask._data import training_objective
+
+    return training_objective(estimator, X, y, sample_weight)
+
+
+def predict_dask(estimator, X, method: str):
+    """``estimator.<method>(X)`` on a Dask collection: a lazy Dask array, chunk by chunk."""
+    from celr._dask._predict import predict_blocks
+
+    return predict_blocks(estimator, X, method)
