@@ -186,6 +186,18 @@ def test_l1_min_c_is_inf_when_no_feature_correlates(fit_intercept):
     assert l1_min_c(Xz, y3, l1_ratio=0.5, fit_intercept=fit_intercept) == np.inf
 
 
+@pytest.mark.parametrize("value", [0.1, 1 / 3, 1000.1])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_l1_min_c_is_inf_for_constant_columns_with_weights(value, n_classes):
+    # Random weights leave a rounding residue of ~1e-17 in a gradient that is zero in
+    # exact arithmetic; it must be compared with its error bound, not with 0 (it gave
+    # C = 9.4e15 here before).
+    rng = np.random.default_rng(n_classes)
+    X = np.full((66, 3), value)
+    y = np.arange(66) % n_classes
+    assert l1_min_c(X, y, sample_weight=rng.random(66)) == np.inf
+
+
 def test_l1_min_c_rejects_one_class():
     X, y = dataset("breast_cancer")
     with pytest.raises(ValueError, match="one class"):

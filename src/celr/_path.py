@@ -91,7 +91,9 @@ def l1_min_c(
     Returns
     -------
     C : float
-        ``np.inf`` when no feature is correlated with the labels at all.
+        ``np.inf`` when no feature is correlated with the labels at all: when every
+        weight's gradient at the zero-weight model is within its rounding error bound
+        (:meth:`~celr._objective.LogisticObjective.gradient_error_bound`).
 
     Examples
     --------
@@ -114,10 +116,14 @@ def l1_min_c(
     X, y = validate_data(estimator, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES)
     y_codes, weights = estimator._encode_targets(X, y, sample_weight)
     objective = LogisticObjective(X, y_codes, weights, len(estimator.classes_), fit_intercept)
-    _, grad = objective.value_grad(estimator._initial_coef(objective))
-    largest = float(np.max(np.abs(objective.unpack(grad)[0]), initial=0.0))
-    if largest == 0.0:
+    coef0 = estimator._initial_coef(objective)
+    _, grad = objective.value_grad(coef0)
+    weight_grad = np.abs(objective.unpack(grad)[0])
+    # Exactly zero in exact arithmetic (constant columns, balanced labels) comes out as
+    # rounding noise of order n * eps * |x|: that is no correlation, not a tiny one.
+    if np.all(weight_grad <= objective.unpack(objective.gradient_error_bound(coef0))[0]):
         return np.inf
+    largest = float(np.max(weight_grad))
     return l1_ratio / (objective.weight_sum * largest)
 
 
