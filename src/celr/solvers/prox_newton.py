@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import scipy.linalg
 
 from celr._penalty import l1_subdiff_distance
 from celr.solvers._base import Callback, IterationInfo, SmoothProblem, SolverResult
 from celr.solvers._split_l1 import minimize_with_l1
+from celr.solvers._support import polish_on_support, solve_on_support
 from celr.solvers.newton import EXACT_HESSIAN_MAX_PARAMS, hessian_row_stride
 
 _ARMIJO = 1e-4
@@ -33,7 +33,6 @@ _MODEL_MAX_ITER = 2000
 _MODEL_HISTORY = 30
 _POLISH_EVERY = 25
 _MODEL_RIDGE = 1e-8
-_SUPPORT_SHRINKS = 5
 
 
 def solve(
@@ -93,6 +92,13 @@ def solve(
         n_iter += 1
         stop_crit = problem.stop_crit(coef, grad)
         converged = stop_crit <= tol
+        history.append(value)
+        if callback is not None:
+            callback(IterationInfo(n_iter, value, stop_crit, coef))
+    polished = polish_on_support(problem, coef, grad, l1_weights, stop_crit) if converged else None
+    if polished is not None and n_iter < max_iter:
+        coef, value, grad, stop_crit = polished
+        n_iter += 1
         history.append(value)
         if callback is not None:
             callback(IterationInfo(n_iter, value, stop_crit, coef))
@@ -161,7 +167,7 @@ def _minimize_model(
         n_iter, round_size = n_iter + max(done, 1), 2 * round_size
         if solved(x) or not isinstance(hess, np.ndarray):
             return x
-        polished = _solve_on_support(hess, grad, u, l1_weights, x)
+        polished = solve_on_support(hess, grad, u, l1_weights, x)
         if solved(polished):
             return polished
         if model_value_grad(polished)[0] + l1_weights @ np.abs(polished) < (
@@ -169,33 +175,6 @@ def _minimize_model(
         ):
             x = polished
     return x
-
-
-def _solve_on_support(
-    hess: np.ndarray, grad: np.ndarray, u: np.ndarray, l1_weights: np.ndarray, x: np.ndarray
-) -> np.ndarray:
-    """The model's minimiser on ``x``'s support with ``x``'s signs.
-
-    On the support ``S`` the model's stationarity ``g + H (x - u) + l1 sign(x) = 0`` with
-    ``x = 0`` off ``S`` is the linear system ``H_SS x_S = (H u)_S - g_S - l1_S sign_S``.
-    Entries whose sign the solution flips leave the support, and it is solved again.
-    """
-    support = np.flatnonzero((x != 0.0) | (l1_weights == 0.0))
-    hess_u = hess @ u
-    for _ in range(_SUPPORT_SHRINKS):
-        sign = np.sign(x[support])
-        rhs = hess_u[support] - grad[support] - l1_weights[support] * sign
-        # Least squares: softmax's flat directions leave H_SS singular without L2.
-        solution = scipy.linalg.lstsq(
-            hess[np.ix_(support, support)], rhs, check_finite=False, lapack_driver="gelsy"
-        )[0]
-        kept = (l1_weights[support] == 0) | (np.sign(solution) == sign)
-        if kept.all():
-            break
-        support, solution = support[kept], solution[kept]
-    polished = np.zeros_like(x)
-    polished[support] = solution
-    return polished
 
 
 def _line_search(
