@@ -373,6 +373,14 @@ class CrossEntropyLogisticRegression(
                 "samples of at least two classes."
             )
         weights = self._row_weights(X, y, y_codes, sample_weight)
+        with np.errstate(over="ignore"):
+            total = np.sum(weights)
+        if not np.isfinite(total):
+            raise ValueError(
+                "sample_weight (times class_weight) sums to more than the largest float64 "
+                f"({np.finfo(np.float64).max:.3g}): divide the weights by a constant and "
+                "multiply C by the same constant; the model is the same."
+            )
         weighted_classes = np.unique(y_codes[weights > 0])
         if len(weighted_classes) < 2:
             raise ValueError(
@@ -393,7 +401,8 @@ class CrossEntropyLogisticRegression(
                     "class_weight must give every class a finite, non-negative weight; "
                     f"got {dict(zip(self.classes_.tolist(), class_weight.tolist(), strict=True))}."
                 )
-            weights *= class_weight[y_codes]
+            with np.errstate(over="ignore"):  # an overflow is reported by the caller
+                weights *= class_weight[y_codes]
         return weights
 
     def _training_objective(self, X, y, sample_weight) -> LogisticObjective:

@@ -52,7 +52,10 @@ class ElasticNetPenalty:
         >>> pen.alpha, pen.penalized.tolist()
         (0.5, [True, True, False])
         """
-        alpha = 0.0 if np.isinf(C) else 1.0 / (C * weight_sum)
+        # Subnormal weight sums make 1/(C S) overflow; the largest float is as good as
+        # infinity for the optimum (every weight zero to within 1e-300) and keeps the
+        # arithmetic finite.
+        alpha = 0.0 if np.isinf(C) else min(1.0 / (C * weight_sum), np.finfo(np.float64).max)
         table = np.ones((layout.n_scores, layout.n_features + layout.fit_intercept), bool)
         if layout.fit_intercept:
             table[:, -1] = False

@@ -87,8 +87,9 @@ class SmoothProblem:
         # The natural unit of each weight: the square root of a bound on its curvature,
         # p(1-p) sd^2 + l2 <= (sd^2 + 4 l2) / 4. Without penalty this is the feature's
         # spread (standardised features); a penalty that dominates (features of 1e-150)
-        # keeps negligible gradients from looking large. Intercepts: 1.
-        self.feature_scale = np.sqrt(spread**2 + 4.0 * penalty.l2_strength)
+        # keeps negligible gradients from looking large. Intercepts: 1. (hypot: a spread
+        # above 1e154 would overflow when squared.)
+        self.feature_scale = np.hypot(spread, 2.0 * np.sqrt(penalty.l2_strength))
         self.param_scale = objective.pack(
             np.broadcast_to(self.feature_scale, (objective.n_scores, objective.n_features)),
             np.ones(objective.n_scores),
