@@ -242,9 +242,9 @@ class LogisticObjective(CoefLayout):
         Entry ``j`` of the gradient is a sum of ``n`` products ``s_i r_i x_ij / S``; the
         residuals ``r_i`` are correct to a few units of rounding. Summed in any order
         (any BLAS kernel), the computed value is within
-        ``(n + 4) u sum_i |s_i r_i x_ij| / S`` of the exact one (Higham, *Accuracy and Stability of Numerical Algorithms*, eq.
-        3.5), ``u`` the precision of X's dtype. A gradient entry below its bound is zero
-        as far as the arithmetic can tell.
+        ``(n + 4) u sum_i |s_i r_i x_ij| / S`` of the exact one (Higham, *Accuracy and
+        Stability of Numerical Algorithms*, eq. 3.5), ``u`` the precision of X's dtype.
+        A gradient entry below its bound is zero as far as the arithmetic can tell.
 
         Examples
         --------
