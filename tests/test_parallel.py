@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import threadpoolctl
 from numpy.testing import assert_allclose
 from sklearn.datasets import make_classification
 
@@ -55,14 +56,16 @@ def test_blocks_share_the_callers_memory():
     assert all(np.shares_memory(block.X, X_dense) for block in blocked.blocks)
 
 
-def test_small_or_csc_or_single_thread_problems_stay_whole():
+def test_small_or_csc_problems_stay_whole_whatever_the_threads():
     X, y, weight = problem(2, np.asarray)
     assert isinstance(make_objective(X, y, weight, 2, True, n_threads=8), LogisticObjective)
     big = np.zeros((1000, 1000))
     big_y = np.arange(1000) % 2
     ones = np.ones(1000)
     assert isinstance(make_objective(big, big_y, ones, 2, True, n_threads=2), RowBlockObjective)
-    assert isinstance(make_objective(big, big_y, ones, 2, True, n_threads=1), LogisticObjective)
+    # The partition depends on the data only (same bits whatever the threads): one
+    # thread evaluates the same blocks in turn.
+    assert isinstance(make_objective(big, big_y, ones, 2, True, n_threads=1), RowBlockObjective)
     csc = sp.csc_array(big + np.eye(1000))
     assert isinstance(make_objective(csc, big_y, ones, 2, True, n_threads=2), LogisticObjective)
 
@@ -110,3 +113,47 @@ def test_sparse_block_products_do_not_copy_the_block():
     tracemalloc.stop()
     # Per-row temporaries only: far below one block's stored entries.
     assert peak < X.data.nbytes / 4
+
+
+@pytest.mark.parametrize("container", [np.asarray, sp.csr_array])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_thread_count_does_not_change_a_single_bit(container, n_classes):
+    X, y, weight = problem(n_classes, container, n=3001, d=20)
+    rng = np.random.default_rng(2)
+    whole = LogisticObjective(X, y, weight, n_classes, True)
+    coef, vector = rng.normal(size=(2, whole.n_params))
+    scale = rng.uniform(0.5, 2.0, whole.n_features)
+    results = []
+    # One BLAS thread, as inside a fit: each block's own products are then deterministic.
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        for n_threads in (1, 2, 3):
+            blocked = RowBlockObjective(
+                LogisticObjective(X, y, weight, n_classes, True), 7, n_threads=n_threads
+            )
+            value, grad = blocked.value_grad(coef)
+            results.append(
+                [
+                    blocked.value(coef),
+                    value,
+                    grad,
+                    blocked.hessp_at(coef)(vector),
+                    blocked.hessian(coef, scale),
+                    blocked.hessian_diag(coef),
+                    blocked.score_outer(coef, scale),
+                ]
+            )
+    names = ["value", "value_grad value", "gradient", "hessp", "hessian", "diag", "outer"]
+    for other in results[1:]:
+        for name, a, b in zip(names, results[0], other, strict=True):
+            assert np.array_equal(a, b), name
+
+
+def test_the_partition_depends_on_the_data_only():
+    X = np.zeros((3000, 400))
+    y, ones = np.arange(3000) % 2, np.ones(3000)
+    partitions = []
+    for n_threads in (1, 2, 3, 8):
+        blocked = make_objective(X, y, ones, 2, True, n_threads=n_threads)
+        assert isinstance(blocked, RowBlockObjective)
+        partitions.append([block.n_samples for block in blocked.blocks])
+    assert all(partition == partitions[0] for partition in partitions)

@@ -31,7 +31,7 @@ from celr._progress import FitMonitor
 from celr._separation import SeparationWarning
 from celr._stochastic import FLOAT_DTYPES, PartialFitMixin, validation_split
 from celr._summary import InferenceMixin
-from celr._threads import blas_controller, thread_budget
+from celr._threads import one_blas_thread, thread_budget
 from celr.solvers import SOLVERS, SolverSpec, check_solver_supports, choose_solver
 from celr.solvers._base import SolverResult
 from celr.solvers.sgd import SCHEDULES
@@ -303,8 +303,11 @@ class CrossEntropyLogisticRegression(
         # One BLAS thread per celr thread: idle OpenBLAS workers (numpy's and scipy's
         # pools) spin against the pointwise numpy work; on 2 cores one BLAS thread was
         # 1.2-11x faster for every size up to 500k x 100. Parallelism comes from row
-        # blocks instead (celr._parallel).
-        with blas_controller().limit(limits=1, user_api="blas"):
+        # blocks instead (celr._parallel). It also keeps the bits of the model: BLAS's
+        # products (X.T @ r) differ in the last bit between one and two threads. Not
+        # threadpoolctl's limit(), which restores what it found, which is 1 when another
+        # fit runs: one_blas_thread() is one hold for all fits running at once.
+        with one_blas_thread():
             result = self._solve(spec, objective, penalty, options)
             if not result.interrupted:
                 self._record_statistics(objective, penalty, result.coef)

@@ -2,9 +2,23 @@
 
 The objective is a sum over rows, so its value, gradient, Hessian and Hessian-vector
 products are sums of the same quantities over row blocks. :class:`RowBlockObjective`
-splits the rows into one block per thread, evaluates the blocks on a thread pool (numpy
-and BLAS release the GIL) and adds the results; every other method is the whole
-problem's. Solvers cannot tell it from a :class:`~celr._objective.LogisticObjective`.
+splits the rows into blocks, evaluates them on a thread pool (numpy and BLAS release the
+GIL) and adds the results; every other method is the whole problem's. Solvers cannot
+tell it from a :class:`~celr._objective.LogisticObjective`.
+
+Same bits whatever the threads: the blocks and the order in which their results are
+added depend on the data only (its shape, stored entries, dtype and number of classes),
+never on the number of threads or on what runs beside. Blocks are dealt round-robin to
+a fixed number of lanes (at most ``MAX_LANES``); a lane adds its blocks' results in
+block order, and the lanes' totals are added in lane order. Threads only choose which
+lane runs where, so ``n_threads=1`` and ``n_threads=8`` give bitwise the same value,
+gradient, Hessian and products, given deterministic products per block (fits run BLAS
+with one thread, see :mod:`celr._threads`).
+
+Memory: a lane holds one partial result, not one per block, and the lanes' partial
+results together stay within ``max(PARTIAL_SHARE * size of X, two results)``: a Hessian
+of 2,000 parameters (32 MB) is summed in two lanes on 20,000 x 2,000 data (320 MB), in
+up to ``MAX_LANES`` when it is small next to X.
 
 Measured on 2 cores (value + gradient, one BLAS thread per block): 500,000 x 100
 dense, 52 -> 33 ms; 20,000 x 2,000, 17 -> 10 ms. Idle pool threads block instead of
@@ -26,6 +40,11 @@ from celr._objective import LogisticObjective, mirror_upper_triangle
 
 # Below this many stored entries a block's work is too short to pay for a thread hand-off.
 MIN_ENTRIES_PER_BLOCK = 500_000
+# Lanes, hence threads that can work on one evaluation. A constant, not the machine's
+# core count: the sum's rounding must not depend on where it runs.
+MAX_LANES = 8
+# Partial results alive at once (one per lane): at most this share of X, or two results.
+PARTIAL_SHARE = 0.25
 # Per-row temporaries of one evaluation, measured: scores, signs, loss, residual and
 # scratch, five to eight float64 values per score.
 TEMP_BYTES_PER_SCORE = 64
@@ -47,13 +66,14 @@ def make_objective(
 ) -> LogisticObjective | RowBlockObjective:
     """The objective for in-memory data, split into row blocks when that pays.
 
-    Blocks serve two ends. Parallelism: up to ``n_threads`` blocks, each of at least
+    Blocks serve two ends. Parallelism: up to ``MAX_LANES`` blocks, each of at least
     ``MIN_ENTRIES_PER_BLOCK`` entries. Memory: the per-row temporaries of one evaluation
     (scores, residuals, about ``TEMP_BYTES_PER_SCORE`` per score and row) are bounded per
     block by ``max(TEMP_SHARE * size of X, MIN_TEMP_BYTES)`` (2%, 2 MB), so that a fit's extra
     memory stays a small fraction of X (10 classes on 200,000 x 50: 64 MB of
     temporaries, 80% of X, in one block). CSC is never split (its rows are not
-    contiguous).
+    contiguous). The blocks depend on the data only: ``n_threads`` is the number of
+    threads that evaluate them, never how many there are.
 
     Examples
     --------
@@ -67,18 +87,21 @@ def make_objective(
         return whole
     n_samples = X.shape[0]
     entries = X.nnz if sp.issparse(X) else n_samples * X.shape[1]
-    parallel_blocks = min(n_threads, entries // MIN_ENTRIES_PER_BLOCK)
-    x_bytes = X.data.nbytes if sp.issparse(X) else X.nbytes
+    parallel_blocks = min(MAX_LANES, entries // MIN_ENTRIES_PER_BLOCK)
     temp_bytes = n_samples * whole.n_scores * TEMP_BYTES_PER_SCORE
-    memory_blocks = -(-temp_bytes // max(int(TEMP_SHARE * x_bytes), MIN_TEMP_BYTES))
+    memory_blocks = -(-temp_bytes // max(int(TEMP_SHARE * _stored_bytes(X)), MIN_TEMP_BYTES))
     n_blocks = min(max(parallel_blocks, memory_blocks), n_samples)
     if n_blocks < 2:
         return whole
-    return RowBlockObjective(whole, n_blocks, n_threads=max(1, min(n_threads, n_blocks)))
+    return RowBlockObjective(whole, n_blocks, n_threads=max(1, n_threads))
 
 
 class RowBlockObjective:
     """A :class:`LogisticObjective` evaluated as a sum over row blocks, in threads.
+
+    Blocks are dealt round-robin to lanes; each lane adds its blocks' results in block
+    order, the lanes' totals are added in lane order, and threads take whole lanes. The
+    result is therefore the same, bit for bit, for every ``n_threads``.
 
     Parameters
     ----------
@@ -87,7 +110,7 @@ class RowBlockObjective:
     n_blocks : int
         Number of row blocks.
     n_threads : int, optional
-        Threads evaluating them (default: one per block); with one, blocks run in turn.
+        Threads evaluating them (default: one per lane); with one, lanes run in turn.
     """
 
     def __init__(
@@ -106,8 +129,14 @@ class RowBlockObjective:
             )
             for start, stop in itertools.pairwise(bounds)
         ]
-        self.n_threads = n_blocks if n_threads is None else n_threads
-        self._pool = _pool(self.n_threads) if self.n_threads > 1 else None
+        # Lanes for vector results (value, gradient, products) and for n_params^2 ones
+        # (Hessian, score outer products): from the data alone, never from n_threads.
+        x_bytes = _stored_bytes(whole.X)
+        self.n_lanes = _n_lanes(len(self.blocks), 8 * whole.n_params, x_bytes)
+        self.n_matrix_lanes = _n_lanes(len(self.blocks), 8 * whole.n_params**2, x_bytes)
+        self.n_threads = self.n_lanes if n_threads is None else n_threads
+        workers = min(self.n_threads, self.n_lanes)
+        self._pool = _pool(workers) if workers > 1 else None
         self._subsamples: dict[int, LogisticObjective | RowBlockObjective] = {}
 
     def __getattr__(self, name: str):
@@ -121,54 +150,62 @@ class RowBlockObjective:
         calls = [self._pool.submit(task) for task in tasks]
         return [call.result() for call in calls]
 
-    def _sum(self, items: list, call: Callable):
-        """``sum(call(item) for item in items)``, each thread adding up its own share.
+    def _lanes_total(self, lane_total: Callable[[int], object], n_lanes: int):
+        """``lane_total(0) + lane_total(1) + ...``, added in lane order, lanes in threads.
 
-        Only one partial result per thread is alive at a time: with many memory blocks,
-        holding every block's Hessian (or gradient) before adding them would cost more
-        than the temporaries the blocks exist to bound.
+        Totals are added as they arrive in lane order, so that only the lanes running or
+        done but not yet added hold a partial result (a Hessian, a gradient).
         """
+        lanes = range(min(n_lanes, len(self.blocks)))
+        if self._pool is None:
+            return functools.reduce(_add, (lane_total(lane) for lane in lanes))
+        calls = [self._pool.submit(lane_total, lane) for lane in lanes]
+        return functools.reduce(_add, (call.result() for call in calls))
 
-        def add_up(share: list):
+    def _sum(self, items: list, call: Callable, n_lanes: int):
+        """``sum(call(item) for item in items)``, in the lanes' order of addition."""
+
+        def lane_total(lane: int):
             total = None
-            for item in share:
+            for item in items[lane::n_lanes]:
                 total = _add(total, call(item))
             return total
 
-        shares = [items[t :: self.n_threads] for t in range(self.n_threads)]
-        totals = self._run([functools.partial(add_up, share) for share in shares if share])
-        return functools.reduce(_add, totals)
+        return self._lanes_total(lane_total, n_lanes)
 
     def value(self, coef: np.ndarray) -> float:
-        return float(self._sum(self.blocks, lambda block: block.value(coef)))
+        return float(self._sum(self.blocks, lambda block: block.value(coef), self.n_lanes))
 
     def value_grad(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = self._sum(self.blocks, lambda block: block.value_grad(coef))
+        value, grad = self._sum(self.blocks, lambda block: block.value_grad(coef), self.n_lanes)
         return float(value), grad
 
     def hessp_at(self, coef: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         products = self._run([functools.partial(block.hessp_at, coef) for block in self.blocks])
-        return lambda vector: self._sum(products, lambda product: product(vector))
+        return lambda vector: self._sum(products, lambda product: product(vector), self.n_lanes)
 
     def hessian(self, coef: np.ndarray, column_scale: np.ndarray | None = None) -> np.ndarray:
-        def accumulate(share: list) -> np.ndarray:
+        n_lanes = self.n_matrix_lanes
+
+        def lane_hessian(lane: int) -> np.ndarray:
             hess = np.zeros((self.whole.n_params,) * 2, order="F")
-            for block in share:
+            for block in self.blocks[lane::n_lanes]:
                 block.accumulate_hessian(coef, column_scale, hess)
             return hess
 
-        shares = [self.blocks[t :: self.n_threads] for t in range(self.n_threads)]
-        hess = functools.reduce(
-            _add, self._run([functools.partial(accumulate, share) for share in shares if share])
-        )
+        hess = self._lanes_total(lane_hessian, n_lanes)
         mirror_upper_triangle(hess)
         return hess
 
     def hessian_diag(self, coef: np.ndarray) -> np.ndarray:
-        return self._sum(self.blocks, lambda block: block.hessian_diag(coef))
+        return self._sum(self.blocks, lambda block: block.hessian_diag(coef), self.n_lanes)
 
     def score_outer(self, coef: np.ndarray, column_scale: np.ndarray | None = None) -> np.ndarray:
-        return self._sum(self.blocks, lambda block: block.score_outer(coef, column_scale))
+        return self._sum(
+            self.blocks,
+            lambda block: block.score_outer(coef, column_scale),
+            self.n_matrix_lanes,
+        )
 
     def row_subsample(self, stride: int) -> LogisticObjective | RowBlockObjective:
         if stride <= 1:
@@ -187,6 +224,18 @@ class RowBlockObjective:
                 blocked.whole = sub  # keeps the cached column statistics
             self._subsamples[stride] = blocked
         return self._subsamples[stride]
+
+
+def _n_lanes(n_blocks: int, part_bytes: int, x_bytes: int) -> int:
+    """Lanes for partial results of ``part_bytes`` each: at most ``MAX_LANES`` (and
+    blocks), holding together at most ``PARTIAL_SHARE`` of X's bytes, or two results."""
+    by_memory = max(2, int(PARTIAL_SHARE * x_bytes) // max(part_bytes, 1))
+    return max(1, min(n_blocks, MAX_LANES, by_memory))
+
+
+def _stored_bytes(X) -> int:
+    """Bytes of X's values (its stored entries for sparse X)."""
+    return X.data.nbytes if sp.issparse(X) else X.nbytes
 
 
 def _add(total, part):

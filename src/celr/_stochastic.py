@@ -31,7 +31,7 @@ from sklearn.utils.validation import validate_data
 
 from celr._objective import CoefLayout, LogisticObjective
 from celr._penalty import ElasticNetPenalty
-from celr._threads import blas_controller
+from celr._threads import one_blas_thread
 from celr.solvers import SOLVERS, sgd
 
 FLOAT_DTYPES = (np.float64, np.float32)
@@ -207,7 +207,8 @@ class PartialFitMixin:
             self.n_iter_, self.loss_curve_ = 0, np.empty(0)
         options = self._solver_options(SOLVERS["sgd"], check_random_state(self.random_state))
         options.pop("n_iter_no_change")
-        with blas_controller().limit(limits=1, user_api="blas"):
+        # As in fit: one BLAS thread, and a hold shared with fits running beside.
+        with one_blas_thread():
             state, mean_objective, ran_away = stream_pass(
                 state, X, y_codes, weights, layout=layout,
                 coef0=self._stream_start(layout, first_call), C=self.C,
