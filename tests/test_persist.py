@@ -6,6 +6,7 @@ import io
 import json
 import pickle
 import random
+import re
 import tempfile
 import warnings
 import zipfile
@@ -26,6 +27,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
 
 from celr import CrossEntropyLogisticRegression, CrossEntropyLogisticRegressionCV
 from celr._objective import CoefLayout
@@ -125,6 +127,11 @@ MODELS = {
         _binary()[1],
     ),
     "cv": lambda: (CrossEntropyLogisticRegressionCV(Cs=3, cv=3), *_iris()),
+    "named": lambda: (
+        CrossEntropyLogisticRegression(),
+        pd.DataFrame(_binary()[0][:, :3], columns=["radius", "texture", "perimeter"]),
+        _binary()[1],
+    ),
     "pipeline": lambda: (_pipeline(), *_frame()),
 }
 
@@ -441,6 +448,267 @@ def test_load_refuses_bad_files(case, tmp_path):
     with pytest.raises(ModelFileError, match=message) as error:
         load(path)
     assert str(error.value).startswith(f"{path}: ")
+
+
+# -- what load refuses: intact files holding an inconsistent model ------------------------
+# A hostile tester's damage: members edited and zipped again, so every checksum is valid.
+def _node(schema: dict, path: tuple) -> dict:
+    """The schema node at ``path``: attribute names of objects, keys of dicts, indices of
+    lists and tuples, from the file's top-level object down."""
+    node = schema
+    for key in path:
+        if node["__loader__"] == "ObjectNode":
+            node = node["content"]  # the DictNode of the object's __dict__
+        node = node["content"][key]
+    return node
+
+
+def _npy(value) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(value), allow_pickle=False)
+    return buffer.getvalue()
+
+
+DELETE = object()
+
+
+def _tampered(data: bytes, edits: dict) -> bytes:
+    """``data`` with each attribute ``path: value`` of ``edits`` replaced by ``value`` (an
+    array in its ``.npy`` member, anything else as the JSON of its schema node) or
+    removed (``DELETE``), and zipped again with valid checksums."""
+    members = _members(data)
+    schema = json.loads(members[SCHEMA_NAME])
+    for path, value in edits.items():
+        if value is DELETE:
+            parent = _node(schema, path[:-1])
+            attributes = parent["content"] if parent["__loader__"] == "ObjectNode" else parent
+            index = list(attributes["content"]).index(path[-1])
+            del attributes["content"][path[-1]], attributes["key_types"]["content"][index]
+            continue
+        node = _node(schema, path)
+        if node["__loader__"] == "NdArrayNode":
+            members[node["file"]] = _npy(value)
+        else:
+            assert node["__loader__"] == "JsonNode", (path, node["__loader__"])
+            node["content"] = json.dumps(value)
+            # skops rebuilds each __id__ once: an int shared with another node (Python's
+            # small ints are) would otherwise come back as that node's value.
+            node["__id__"] = -id(node)
+    members[SCHEMA_NAME] = json.dumps(schema).encode()
+    return _zip(members)
+
+
+def _spoilt(array, value=np.nan):
+    """A copy of ``array`` with its first entry replaced by ``value``."""
+    array = np.array(array)
+    array.flat[0] = value
+    return array
+
+
+def _inconsistent_files():
+    """(model, edits, what the error names) per case: the tester's and their siblings."""
+
+    def attr(name, attribute):
+        model = fitted(name)[0]
+        return getattr(model[-1] if name == "pipeline" else model, attribute)
+
+    n_params = attr("store_covariance", "_information").hessian.shape[0]
+    hyper = "invalid hyper-parameters of CrossEntropyLogisticRegression: The '{}' parameter"
+    return {
+        # -- non-finite parameters: predict would give class 0 for every row
+        "coef_ NaN": ("binary", {("coef_",): _spoilt(attr("binary", "coef_"))}, "coef_ holds NaN"),
+        "coef_ inf": (
+            "multinomial",
+            {("coef_",): _spoilt(attr("multinomial", "coef_"), np.inf)},
+            "coef_ holds NaN or inf",
+        ),
+        "intercept_ NaN": (
+            "binary",
+            {("intercept_",): _spoilt(attr("binary", "intercept_"))},
+            "intercept_ holds NaN",
+        ),
+        "intercept_ -inf": (
+            "multinomial",
+            {("intercept_",): _spoilt(attr("multinomial", "intercept_"), -np.inf)},
+            "intercept_ holds NaN or inf",
+        ),
+        "coef_ integers": (
+            "binary",
+            {("coef_",): attr("binary", "coef_").astype(np.int64)},
+            "coef_ has dtype int64",
+        ),
+        "pipeline coef_ NaN": (
+            "pipeline",
+            {("steps", 1, 1, "coef_"): _spoilt(attr("pipeline", "coef_"))},
+            "coef_ holds NaN",
+        ),
+        # -- classes
+        "classes_ duplicates": ("binary", {("classes_",): [1, 1]}, "classes_ has duplicates"),
+        "classes_ NaN": ("binary", {("classes_",): [0.0, np.nan]}, r"classes_ holds NaN"),
+        "classes_ unsorted": ("binary", {("classes_",): [1, 0]}, "classes_ is not sorted"),
+        "classes_ 2-D": ("binary", {("classes_",): [[0, 1]]}, r"classes_ has shape \(1, 2\)"),
+        "one class": ("binary", {("classes_",): [0]}, r"classes_ holds 1 class"),
+        # -- shapes that disagree
+        "n_features_in_ not coef_'s": (
+            "binary",
+            {("n_features_in_",): 29},
+            r"coef_ has shape \(1, 30\), expected \(1, 29\) for 2 classes_ and n_features_in_=29",
+        ),
+        "n_features_in_ a float": (
+            "binary",
+            {("n_features_in_",): 30.0},
+            r"n_features_in_ is 30.0, not an integer",
+        ),
+        "feature_names_in_ not coef_'s": (
+            "named",
+            {("n_features_in_",): 2, ("coef_",): attr("named", "coef_")[:, :2]},
+            r"feature_names_in_ has shape \(3,\), expected \(2,\)",
+        ),
+        "classes_ not coef_'s": (
+            "multinomial",
+            {("classes_",): [0, 1]},
+            r"coef_ has shape \(3, 4\), expected \(1, 4\)",
+        ),
+        # -- stored inference statistics: other standard errors than coef_'s
+        "hessian of another size": (
+            "store_covariance",
+            {("_information", "hessian"): np.eye(n_params + 5)},
+            rf"_information.hessian has shape \({n_params + 5}, {n_params + 5}\), expected "
+            rf"\({n_params}, {n_params}\) for {n_params} coefficients",
+        ),
+        "score_outer of another size": (
+            "store_covariance",
+            {("_information", "score_outer"): np.eye(n_params - 1)},
+            r"_information.score_outer has shape",
+        ),
+        "param_scale of another size": (
+            "store_covariance",
+            {("_information", "param_scale"): np.ones(n_params + 1)},
+            r"_information.param_scale has shape",
+        ),
+        "hessian NaN": (
+            "store_covariance",
+            {
+                ("_information", "hessian"): _spoilt(
+                    attr("store_covariance", "_information").hessian
+                )
+            },
+            r"_information.hessian holds NaN",
+        ),
+        "param_scale zero": (
+            "store_covariance",
+            {("_information", "param_scale"): np.zeros(n_params)},
+            r"_information.param_scale holds entries <= 0",
+        ),
+        "information weight_sum NaN": (
+            "store_covariance",
+            {("_information", "weight_sum"): np.nan},
+            r"_information.weight_sum is nan",
+        ),
+        "log-likelihood NaN": (
+            "C_inf_binary",
+            {("_likelihood", "log_likelihood"): np.nan},
+            r"_likelihood.log_likelihood is nan",
+        ),
+        "likelihood weight_sum negative": (
+            "C_inf_binary",
+            {("_likelihood", "weight_sum"): -1.0},
+            r"_likelihood.weight_sum is -1.0",
+        ),
+        "SGD state NaN": (
+            "sgd_streamed",
+            {("_optimizer_state", "u"): _spoilt(attr("sgd_streamed", "_optimizer_state").u)},
+            r"_optimizer_state.u holds NaN",
+        ),
+        # -- hyper-parameters (scikit-learn's constraints)
+        "C NaN": ("binary", {("C",): np.nan}, hyper.format("C")),
+        "C zero": ("binary", {("C",): 0.0}, hyper.format("C")),
+        "l1_ratio 2": ("binary", {("l1_ratio",): 2.0}, hyper.format("l1_ratio")),
+        "solver unknown": ("binary", {("solver",): "magic"}, hyper.format("solver")),
+        "max_iter negative": ("binary", {("max_iter",): -1}, hyper.format("max_iter")),
+        # -- other fitted attributes
+        "solver_ unknown": ("binary", {("solver_",): "magic"}, r"solver_ is 'magic', not one of"),
+        "n_iter_ negative": ("binary", {("n_iter_",): -1}, r"n_iter_ is -1"),
+        "stop_crit_ negative": ("binary", {("stop_crit_",): -1.0}, r"stop_crit_ is -1.0"),
+        "loss_curve_ text": (
+            "binary",
+            {("loss_curve_",): "x"},
+            r"loss_curve_ has shape \(\)",
+        ),
+        # -- cross-validated models
+        "CV C_ NaN": ("cv", {("C_",): np.nan}, r"CrossEntropyLogisticRegressionCV: C_ is nan"),
+        "CV C_ off the grid": ("cv", {("C_",): 123.0}, r"C_ is 123.0, not in Cs_"),
+        "CV l1_ratio_ 2": ("cv", {("l1_ratio_",): 2.0}, r"l1_ratio_ is 2.0, not a number in"),
+        "CV Cs_ negative": (
+            "cv",
+            {("Cs_",): -attr("cv", "Cs_"), ("C_",): -attr("cv", "C_")},
+            r"C_ is -[\d.e+-]+, not a number in \(0, inf\]",
+        ),
+        "CV scores_ shape": (
+            "cv",
+            {("scores_",): attr("cv", "scores_")[:, :, :2]},
+            r"scores_ has shape \(3, 1, 2\), expected \(any, 1, 3\)",
+        ),
+        "CV Cs hyper-parameter": (
+            "cv",
+            {("Cs",): 0},
+            "invalid hyper-parameters of CrossEntropyLogisticRegressionCV: The 'Cs' parameter",
+        ),
+    }
+
+
+def _load_refused(data: bytes, message: str, tmp_path) -> ModelFileError:
+    path = tmp_path / "m.skops"
+    path.write_bytes(data)
+    with pytest.raises(ModelFileError, match=message) as error:
+        load(path)
+    assert str(error.value).startswith(f"{path}: ")
+    return error.value
+
+
+@pytest.mark.parametrize("case", list(_inconsistent_files()))
+def test_load_refuses_inconsistent_models(case, tmp_path):
+    name, edits, message = _inconsistent_files()[case]
+    error = _load_refused(_tampered(_saved(name), edits), message, tmp_path)
+    if "hyper-parameters" in message:
+        assert isinstance(error.__cause__, InvalidParameterError)
+
+
+#: What predict, summary, lr_test and partial_fit read, set by every fit.
+FITTED_ATTRIBUTES = [
+    "classes_",
+    "n_features_in_",
+    "coef_",
+    "intercept_",
+    "n_iter_",
+    "stop_crit_",
+    "loss_curve_",
+    "validation_loss_curve_",
+    "solver_",
+    "_likelihood",
+    "_information",
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "attribute"),
+    [("binary", attribute) for attribute in FITTED_ATTRIBUTES]
+    + [("cv", attribute) for attribute in ("C_", "l1_ratio_", "Cs_", "coefs_paths_")],
+)
+def test_load_refuses_missing_fitted_attributes(name, attribute, tmp_path):
+    data = _tampered(_saved(name), {(attribute,): DELETE})
+    _load_refused(
+        data, rf"inconsistent fitted attributes of \w+: {re.escape(attribute)} missing", tmp_path
+    )
+
+
+def test_tampering_helper_changes_only_what_it_is_told(tmp_path):
+    """Rewriting a file's members unchanged gives the same model: the refusals above are
+    the edits', not the re-zipping's."""
+    model = fitted("store_covariance")[0]
+    same = _tampered(_saved("store_covariance"), {("C",): 1.0})
+    (tmp_path / "m.skops").write_bytes(same)
+    assert_same(model, load(tmp_path / "m.skops"))
 
 
 def test_unreadable_paths_raise_oserror(tmp_path):

@@ -28,7 +28,6 @@ import os
 import sys
 import zipfile
 from collections.abc import Sequence
-from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -37,7 +36,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from celr._estimator import CrossEntropyLogisticRegression
-from celr._stochastic import FLOAT_DTYPES
+from celr._model_checks import ModelCheckError, check_fitted_model, is_fitted
 
 #: The ``format`` field of ``celr.json``: what marks a file as written by :func:`save`.
 FORMAT = "celr-model"
@@ -62,8 +61,9 @@ class ModelFileError(ValueError):
     ``not a zip file``, ``truncated or damaged zip archive``, ``damaged: member ...``
     (checksum or length), ``not a celr model file``, ``written by a newer celr`` (or
     skops), ``schema problem``, ``untrusted types: [...]``, ``not a celr model``,
-    ``not a fitted model`` or ``inconsistent fitted attributes``. The underlying error,
-    if any, is chained as ``__cause__``.
+    ``not a fitted model``, ``invalid hyper-parameters`` or ``inconsistent fitted
+    attributes`` (naming the attribute: missing, NaN or inf, a wrong shape, ...). The
+    underlying error, if any, is chained as ``__cause__``.
 
     Examples
     --------
@@ -172,7 +172,9 @@ def load(
     ModelFileError
         For every file that is not a trusted, intact celr model file: empty, not a zip
         archive, truncated or damaged, not written by :func:`save`, written by a newer
-        celr or skops, holding untrusted types, or not a fitted celr model.
+        celr or skops, holding untrusted types, or not a fitted celr model, or one whose
+        hyper-parameters are invalid or whose fitted attributes are missing, not finite
+        or do not agree with each other (see :mod:`celr._model_checks`).
     OSError
         When ``path`` cannot be read (missing, a directory, no permission).
     TypeError
@@ -350,7 +352,7 @@ def _check_protocol(schema: dict) -> None:
 
 
 def _check_loaded(model: Any) -> None:
-    """The file's object must be a fitted celr model whose coefficients fit together."""
+    """The file's object must be a fitted celr model, consistent as a fit leaves it."""
     estimators = _celr_estimators(model) if isinstance(model, BaseEstimator) else []
     if not estimators:
         raise ModelFileError(
@@ -362,40 +364,11 @@ def _check_loaded(model: Any) -> None:
     except Exception as error:
         raise ModelFileError(f"not a fitted model ({error})") from error
     for estimator in estimators:
-        if hasattr(estimator, "coef_"):  # e.g. the unfitted template of a fitted search
-            _check_coefficients(estimator)
-
-
-def _check_coefficients(estimator: CrossEntropyLogisticRegression) -> None:
-    """Shapes and dtypes ``predict`` relies on, so a tampered file fails here, not later."""
-    attributes = vars(estimator)
-    classes, n_features = attributes.get("classes_"), attributes.get("n_features_in_")
-    n_classes = len(classes) if isinstance(classes, np.ndarray) and classes.ndim == 1 else 0
-    n_scores = 1 if n_classes == 2 else n_classes
-    expected = {"coef_": (n_scores, n_features), "intercept_": (n_scores,)}
-    arrays = {name: attributes.get(name) for name in expected}
-    if (
-        n_classes < 2
-        or not isinstance(n_features, Integral)
-        or isinstance(n_features, bool)
-        or not all(
-            isinstance(value, np.ndarray)
-            and value.dtype in FLOAT_DTYPES
-            and value.shape == expected[name]
-            for name, value in arrays.items()
-        )
-    ):
-        found = {"classes_": classes, "n_features_in_": n_features, **arrays}
-        raise ModelFileError(
-            f"inconsistent fitted attributes of {type(estimator).__name__}: "
-            + ", ".join(f"{name} {_summary(value)}" for name, value in found.items())
-        )
-
-
-def _summary(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        return f"{value.dtype} array of shape {value.shape}"
-    return repr(value) if isinstance(value, int | float | None) else type(value).__name__
+        if is_fitted(estimator):  # not e.g. the unfitted template of a fitted search
+            try:
+                check_fitted_model(estimator)
+            except ModelCheckError as error:
+                raise ModelFileError(str(error)) from error.__cause__
 
 
 # -- what is a celr model, what is trusted -------------------------------------------------
