@@ -262,9 +262,13 @@ class LogisticObjective(CoefLayout):
         )
         r2d = residual.reshape(self.n_samples, self.n_scores)
         if sp.issparse(self.X):
-            abs_x = self.X.copy()
-            abs_x.data = np.abs(abs_x.data)
-            products = np.asarray(transpose_view(abs_x) @ r2d).T
+            # Stored entries read in place, as in hessian_diag: abs(X) would copy X.
+            products = np.zeros((self.n_scores, self.n_features))
+            for rows, cols, values in entry_chunks(self.X):
+                for k in range(self.n_scores):
+                    products[k] += np.bincount(
+                        cols, r2d[rows, k] * np.abs(values), minlength=self.n_features
+                    )
         else:
             products = np.zeros((self.n_scores, self.n_features))
             for rows in self._row_slices(8 * self.n_features):
