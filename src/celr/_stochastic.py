@@ -17,7 +17,9 @@ bookkeeping that makes a stream of chunks minimise the same objective as ``fit``
 
 from __future__ import annotations
 
+import functools
 import warnings
+from types import MethodType
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -25,7 +27,6 @@ from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import check_random_state
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import validate_data
 
@@ -118,6 +119,26 @@ def stream_pass(
     return state, mean_objective, ran_away
 
 
+class _OnlyWhenStochastic:
+    """A method that exists on an instance only while ``instance._stochastic()`` holds.
+
+    Like scikit-learn's ``available_if``, so ``hasattr`` stays false for the other
+    solvers, but the ``AttributeError`` is the host's own message (which says what
+    ``solver`` is needed) rather than a generic "has no attribute", with the reason
+    only in the chained cause.
+    """
+
+    def __init__(self, method):
+        self.method = method
+        functools.update_wrapper(self, method)
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self.method
+        instance._stochastic()  # raises the AttributeError that explains why not
+        return MethodType(self.method, instance)
+
+
 class PartialFitMixin:
     """``partial_fit`` for an estimator whose ``solver`` may be stochastic.
 
@@ -135,7 +156,7 @@ class PartialFitMixin:
         return True
 
     # Looked up on the instance, so a subclass can take partial_fit away.
-    @available_if(lambda self: self._stochastic())
+    @_OnlyWhenStochastic
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(
         self,
