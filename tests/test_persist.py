@@ -127,6 +127,11 @@ MODELS = {
         _binary()[1],
     ),
     "cv": lambda: (CrossEntropyLogisticRegressionCV(Cs=3, cv=3), *_iris()),
+    "offset": lambda: (
+        CrossEntropyLogisticRegression(store_covariance=True),
+        _binary()[0] + np.r_[1e8, np.zeros(29)],  # fitted centred: celr._offsets
+        _binary()[1],
+    ),
     "named": lambda: (
         CrossEntropyLogisticRegression(),
         pd.DataFrame(_binary()[0][:, :3], columns=["radius", "texture", "perimeter"]),
@@ -206,7 +211,7 @@ def test_round_trip_is_exact(name, tmp_path):
 def test_private_types_of_fitted_models_are_saved(tmp_path):
     """The cases above do exercise celr's own types (so they are trusted, not absent)."""
     types = set()
-    for name in ("sgd_streamed", "store_covariance", "C_inf"):
+    for name in ("sgd_streamed", "store_covariance", "C_inf", "offset"):
         save(fitted(name)[0], tmp_path / "m.skops")
         types |= set(skops.io.get_untrusted_types(file=tmp_path / "m.skops"))
     assert {
@@ -217,6 +222,8 @@ def test_private_types_of_fitted_models_are_saved(tmp_path):
         "celr._inference.Information",
         "celr._inference.Likelihood",
         "celr._separation.Separation",
+        "celr._offsets.CenteredModel",
+        "celr._offsets.ColumnOffsets",
     } <= types
     assert fitted("C_inf")[0]._likelihood.separation is not None  # a nested dataclass
 
@@ -604,6 +611,26 @@ def _inconsistent_files():
             "store_covariance",
             {("_information", "weight_sum"): np.nan},
             r"_information.weight_sum is nan",
+        ),
+        "centred intercept off": (
+            "offset",
+            {
+                ("_centered_model", "centered_intercept"): attr(
+                    "offset", "_centered_model"
+                ).centered_intercept
+                + 1e-3
+            },
+            r"_centered_model.centered_intercept disagrees with intercept_",
+        ),
+        "offset NaN": (
+            "offset",
+            {("_centered_model", "offsets", "values"): np.array([np.nan])},
+            r"_centered_model.offsets.values holds NaN",
+        ),
+        "information offsets shape": (
+            "offset",
+            {("_information", "offsets"): np.zeros(3)},
+            r"_information.offsets has shape \(3,\)",
         ),
         "log-likelihood NaN": (
             "C_inf_binary",

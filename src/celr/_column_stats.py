@@ -47,7 +47,7 @@ def weighted_center_scale(
     if center_columns:
         # A weighted mean cannot overflow: it is bounded by the column maximum.
         center = np.asarray(weight.astype(X.dtype) @ X, dtype=np.float64)
-    counts = _stored_counts(X)
+    counts = stored_counts(X)
     scale = column_scale(
         center,
         counts,
@@ -130,7 +130,7 @@ def column_max_abs(X) -> np.ndarray:
     return np.where(max_abs > 0, max_abs, 1.0)
 
 
-def _stored_counts(X) -> np.ndarray:
+def stored_counts(X) -> np.ndarray:
     """Stored entries per column (dense: every row)."""
     if not sp.issparse(X):
         return np.full(X.shape[1], X.shape[0])

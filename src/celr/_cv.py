@@ -249,7 +249,7 @@ class CrossEntropyLogisticRegressionCV(CrossEntropyLogisticRegression):
             final.fit(X, y, sample_weight=sample_weight)
             for name in ("classes_", "coef_", "intercept_", "n_iter_", "stop_crit_",
                          "loss_curve_", "validation_loss_curve_", "solver_",
-                         "_likelihood", "_information"):  # fmt: skip
+                         "_likelihood", "_information", "_centered_model"):  # fmt: skip
                 setattr(self, name, getattr(final, name))
             return
         mean_coef = self.coefs_paths_[:, best_l1, best_c].mean(axis=0)
@@ -263,6 +263,7 @@ class CrossEntropyLogisticRegressionCV(CrossEntropyLogisticRegression):
         self.n_iter_ = int(self.n_iter_paths_[:, best_l1, best_c].max())
         self.stop_crit_ = self.loss_curve_ = self.validation_loss_curve_ = None
         self._likelihood = self._information = None  # a mean of fits is no optimum
+        self._centered_model = None
         self.solver_ = final._solver_name(self.coefs_paths_[0, 0, 0].size)
 
     def _regularization(self) -> tuple[float, float]:

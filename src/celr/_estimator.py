@@ -25,6 +25,7 @@ from celr._loss import (
     softmax,
 )
 from celr._objective import CoefLayout, LogisticObjective
+from celr._offsets import CenteredModel, ColumnOffsets, choose_offsets
 from celr._parallel import make_objective
 from celr._penalty import ElasticNetPenalty
 from celr._progress import FitMonitor
@@ -113,8 +114,12 @@ class CrossEntropyLogisticRegression(
     schedule : {'invsqrt', 'constant', 'adam'}, default='invsqrt'
         ``'sgd'``'s step over time: ``eta / sqrt(1 + epochs seen)``, the constant
         ``eta``, or Adam with base rate ``eta`` (0.01 when ``learning_rate=None``).
-    batch_size : int, default=1024
-        ``'sgd'``: rows per step; 1 is the textbook's per-example update.
+    batch_size : int or 'auto', default='auto'
+        ``'sgd'``: rows per step; 1 is the textbook's per-example update. ``'auto'``:
+        ``min(1024, max(16, n // 16))`` for ``n`` training rows (sixteen steps per epoch,
+        1024 rows from 16,384 rows on). ``partial_fit`` takes ``n`` from its first call:
+        ``n_samples_total``, else that chunk's rows; later chunks keep the size (as does
+        a ``partial_fit`` continuing a ``fit``).
     average : bool or int, default=True
         ``'sgd'``: report the running average of the iterates (Polyak-Ruppert), which
         converges to the optimum under a decaying step; True starts it after one epoch,
@@ -192,7 +197,7 @@ class CrossEntropyLogisticRegression(
         "verbose": ["verbose"],
         "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
         "schedule": [StrOptions(set(SCHEDULES))],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "average": ["boolean", Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -215,7 +220,7 @@ class CrossEntropyLogisticRegression(
         verbose: int = 0,
         learning_rate: float | None = None,
         schedule: str = "invsqrt",
-        batch_size: int = 1024,
+        batch_size: int | str = "auto",
         average: bool | int = True,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
@@ -277,6 +282,15 @@ class CrossEntropyLogisticRegression(
             return self._fit_objective(objective, spec, options, objective.X.dtype)
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES)
         y_codes, weights = self._encode_targets(X, y, sample_weight)
+        offsets = choose_offsets(
+            X,
+            weights / np.sum(weights),
+            self.fit_intercept,
+            getattr(self, "feature_names_in_", None),
+        )
+        dtype = X.dtype
+        if offsets is not None:  # a copy: the caller's X stays as it is
+            X = offsets.centered(X)
         layout = CoefLayout(len(self.classes_), X.shape[1], self.fit_intercept)
         self.solver_ = self._solver_name(layout.n_params)
         spec = SOLVERS[self.solver_]
@@ -295,10 +309,21 @@ class CrossEntropyLogisticRegression(
             X, y_codes, weights, len(self.classes_), self.fit_intercept, n_threads=thread_budget()
         )
         del weights  # the objective holds them normalised: one n-sized array, not two
-        return self._fit_objective(objective, spec, options, X.dtype)
+        return self._fit_objective(objective, spec, options, dtype, offsets)
 
-    def _fit_objective(self, objective, spec: SolverSpec, options: dict, dtype):
-        """Solve on a built objective and set the fitted attributes: ``fit``'s second half."""
+    def _fit_objective(
+        self,
+        objective,
+        spec: SolverSpec,
+        options: dict,
+        dtype,
+        offsets: ColumnOffsets | None = None,
+    ):
+        """Solve on a built objective and set the fitted attributes: ``fit``'s second half.
+
+        With ``offsets``, the objective is on centred columns (:mod:`celr._offsets`) and
+        its coefficients are converted to the model's here.
+        """
         penalty = self._penalty(objective)
         # One BLAS thread per celr thread: idle OpenBLAS workers (numpy's and scipy's
         # pools) spin against the pointwise numpy work; on 2 cores one BLAS thread was
@@ -308,10 +333,10 @@ class CrossEntropyLogisticRegression(
         # threadpoolctl's limit(), which restores what it found, which is 1 when another
         # fit runs: one_blas_thread() is one hold for all fits running at once.
         with one_blas_thread():
-            result = self._solve(spec, objective, penalty, options)
+            result = self._solve(spec, objective, penalty, options, offsets)
             if not result.interrupted:
-                self._record_statistics(objective, penalty, result.coef)
-        self._set_coefficients(objective, result.coef, dtype, penalty.is_smooth)
+                self._record_statistics(objective, penalty, result.coef, offsets)
+        self._set_coefficients(objective, result.coef, dtype, penalty.is_smooth, offsets)
         self.n_iter_ = result.n_iter
         self.stop_crit_ = result.stop_crit
         self.loss_curve_ = np.asarray(result.history)
@@ -328,9 +353,9 @@ class CrossEntropyLogisticRegression(
             self._warn_if_not_optimal(result)
         return self
 
-    def _solve(self, spec: SolverSpec, objective, penalty, options) -> SolverResult:
+    def _solve(self, spec: SolverSpec, objective, penalty, options, offsets) -> SolverResult:
         """Run the solver; on Ctrl-C, return the best point it reached."""
-        coef0 = self._initial_coef(objective)
+        coef0 = self._initial_coef(objective, offsets)
         unit = "epoch" if spec.stochastic else "iter"
         monitor = FitMonitor(coef0, self.verbose, spec.name, unit)
         try:
@@ -352,13 +377,15 @@ class CrossEntropyLogisticRegression(
             stacklevel=4,
         )
 
-    def _record_statistics(self, objective, penalty, coef: np.ndarray) -> None:
+    def _record_statistics(self, objective, penalty, coef: np.ndarray, offsets) -> None:
         """What inference needs from the training data: the likelihood when unpenalised
         (and a search for separation), the Hessian with ``store_covariance``."""
         names = self._feature_names()
         self._likelihood = likelihood(objective, coef, names) if np.isinf(self.C) else None
         self._information = (
-            information(objective, penalty, coef, names) if self.store_covariance else None
+            information(objective, penalty, coef, names, offsets)
+            if self.store_covariance
+            else None
         )
 
     def _solver_name(self, n_params: int) -> str:
@@ -418,7 +445,32 @@ class CrossEntropyLogisticRegression(
             raise ValueError(f"y contains labels not seen in fit: {np.unique(y[unknown])}.")
         y_codes = np.searchsorted(self.classes_, y)
         weights = self._row_weights(X, y, y_codes, sample_weight)
+        offsets = self._fitted_offsets()
+        if offsets is not None:
+            X = offsets.centered(X)
         return LogisticObjective(X, y_codes, weights, len(self.classes_), self.fit_intercept)
+
+    def _fitted_offsets(self) -> ColumnOffsets | None:
+        """The offsets of the centred columns the model was fitted on, if it still is."""
+        centered = getattr(self, "_centered_model", None)
+        if centered is None or not centered.describes(self.coef_, self.intercept_):
+            return None
+        return centered.offsets
+
+    def _objective_coef(self, layout: CoefLayout, offsets: ColumnOffsets | None) -> np.ndarray:
+        """``coef_, intercept_`` as a flat vector of the objective on ``offsets``' columns.
+
+        The centred intercept ``b'`` is taken as fitted when the offsets are the fit's:
+        recomputing it from ``intercept_`` would add back the rounding of ``b = b' - W m``.
+        """
+        coef = layout.pack(self.coef_.astype(np.float64), self.intercept_.astype(np.float64))
+        if offsets is None:
+            return coef
+        fitted = self._fitted_offsets()
+        if fitted is not None and _same_offsets(fitted, offsets):
+            intercept = self._centered_model.centered_intercept
+            return layout.pack(self.coef_.astype(np.float64), intercept)
+        return offsets.to_objective(layout, coef)
 
     def _penalty(self, objective: LogisticObjective) -> ElasticNetPenalty:
         C, l1_ratio = self._regularization()
@@ -435,11 +487,13 @@ class CrossEntropyLogisticRegression(
             options["random_state"] = random_state
         return options
 
-    def _initial_coef(self, objective: LogisticObjective) -> np.ndarray:
+    def _initial_coef(
+        self, objective: LogisticObjective, offsets: ColumnOffsets | None = None
+    ) -> np.ndarray:
         """Previous coefficients under ``warm_start``; else zero weights and log-odds."""
         if self.warm_start and hasattr(self, "coef_"):
             if self.coef_.shape == (objective.n_scores, objective.n_features):
-                return objective.pack(self.coef_, self.intercept_)
+                return self._objective_coef(objective, offsets)
         intercept = np.zeros(objective.n_scores)
         if self.fit_intercept:
             log_share = np.log(np.maximum(objective.class_share(), np.finfo(float).tiny))
@@ -450,7 +504,12 @@ class CrossEntropyLogisticRegression(
         return objective.pack(np.zeros((objective.n_scores, objective.n_features)), intercept)
 
     def _set_coefficients(
-        self, layout: CoefLayout, coef: np.ndarray, dtype, center_weights: bool = True
+        self,
+        layout: CoefLayout,
+        coef: np.ndarray,
+        dtype,
+        center_weights: bool = True,
+        offsets: ColumnOffsets | None = None,
     ) -> None:
         weights, intercept = layout.unpack(coef)
         if layout.n_scores > 1:
@@ -460,7 +519,16 @@ class CrossEntropyLogisticRegression(
                 weights = weights - weights.mean(axis=0)
             intercept = intercept - intercept.mean()
         self.coef_ = np.array(weights, dtype=dtype)
-        self.intercept_ = np.array(intercept, dtype=dtype)
+        self._centered_model = None
+        if offsets is None:
+            self.intercept_ = np.array(intercept, dtype=dtype)
+            return
+        centered_intercept = np.array(intercept, dtype=np.float64)
+        model_intercept = intercept - self.coef_[:, offsets.columns] @ offsets.values
+        self.intercept_ = np.array(model_intercept, dtype=dtype)
+        self._centered_model = CenteredModel(
+            offsets, self.coef_.copy(), self.intercept_.copy(), centered_intercept
+        )
 
     def _warn_if_not_optimal(self, result) -> None:
         separation = self._likelihood and self._likelihood.separation
@@ -506,7 +574,12 @@ class CrossEntropyLogisticRegression(
         if is_dask_collection(X):
             return predict_dask(self, X, "decision_function")
         X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES, reset=False)
-        scores = np.asarray(X @ self.coef_.T) + self.intercept_
+        offsets = self._fitted_offsets()
+        if offsets is None:
+            scores = np.asarray(X @ self.coef_.T) + self.intercept_
+        else:  # as fitted: X @ coef_.T would add the rounding of the columns' offsets
+            scores = offsets.scores(X, self.coef_, self._centered_model.centered_intercept)
+            scores = scores.astype(self.coef_.dtype, copy=False)
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict(self, X: ArrayLike) -> np.ndarray:
@@ -598,6 +671,12 @@ class CrossEntropyLogisticRegression(
         else:
             per_sample, _ = multinomial_loss_and_residual(scores, codes)
         return float(np.average(per_sample, weights=weights))
+
+
+def _same_offsets(first: ColumnOffsets, second: ColumnOffsets) -> bool:
+    return np.array_equal(first.columns, second.columns) and np.array_equal(
+        first.values, second.values
+    )
 
 
 def _class_weights(class_weight, classes, y, y_codes, sample_weight) -> np.ndarray:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from celr._objective import LogisticObjective
+from celr._offsets import ColumnOffsets
 from celr._penalty import ElasticNetPenalty
 from celr._separation import Separation, find_separation
 from celr.solvers._base import SmoothProblem
@@ -58,6 +59,9 @@ class Information:
         ``S``, the number of observations the weights stand for.
     separation : Separation or None
         Why the unpenalised optimum does not exist, when it does not.
+    offsets : ndarray of shape (n_features,) or None
+        The column offsets ``m`` the objective was centred by (:mod:`celr._offsets`):
+        ``hessian`` and ``score_outer`` are then those of ``(W, b' = b + W m)``.
     """
 
     hessian: np.ndarray
@@ -65,6 +69,7 @@ class Information:
     param_scale: np.ndarray
     weight_sum: float
     separation: Separation | None
+    offsets: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -103,11 +108,13 @@ def information(
     penalty: ElasticNetPenalty,
     coef: np.ndarray,
     feature_names: list[str],
+    offsets: ColumnOffsets | None = None,
 ) -> Information:
     """The Hessian and score outer product of ``objective + penalty`` at ``coef``.
 
     An unpenalised fit is also searched for separation (see :mod:`celr._separation`),
-    under which every standard error is meaningless.
+    under which every standard error is meaningless. ``offsets``: the objective is on
+    centred columns, and ``coef`` its coefficients ``(W, b')``.
     """
     if objective.n_params > MAX_INFERENCE_PARAMS:
         raise ValueError(
@@ -128,6 +135,7 @@ def information(
         param_scale=param_scale,
         weight_sum=objective.weight_sum,
         separation=find_separation(objective, coef, feature_names) if unpenalized else None,
+        offsets=None if offsets is None else offsets.full(),
     )
 
 
@@ -242,7 +250,25 @@ def covariance(info: Information, params: Parametrization, cov_type: str) -> np.
         inverse = inverse @ info.score_outer[np.ix_(rows, rows)] @ inverse
     scale = info.param_scale[rows]
     cov = inverse / scale / scale[:, None] / info.weight_sum
+    if info.offsets is not None:
+        to_model = _uncentering(rows, info.offsets)
+        cov = to_model @ cov @ to_model.T
     return (cov + cov.T) / 2  # exactly symmetric; the products above round differently
+
+
+def _uncentering(rows: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The Jacobian of ``b = b' - W m`` on the reported parameters ``rows``.
+
+    Each class's intercept depends on that class's weights (differences of classes, for
+    ``'reference'``, transform alike): entry ``(b_k, w_kj)`` is ``-m_j``.
+    """
+    width = len(offsets) + 1  # offsets exist only with an intercept, stored last
+    jacobian = np.eye(len(rows))
+    within, klass = rows % width, rows // width
+    for position in np.flatnonzero(within == len(offsets)):
+        same_class = (klass == klass[position]) & (within < len(offsets))
+        jacobian[position, same_class] = -offsets[within[same_class]]
+    return jacobian
 
 
 def _shift_projector(rows: np.ndarray, n_classes: int) -> np.ndarray:

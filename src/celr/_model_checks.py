@@ -25,6 +25,7 @@ from celr._cv import CrossEntropyLogisticRegressionCV
 from celr._estimator import CrossEntropyLogisticRegression
 from celr._inference import Information, Likelihood
 from celr._objective import CoefLayout
+from celr._offsets import CenteredModel, ColumnOffsets
 from celr._separation import Separation
 from celr._stochastic import FLOAT_DTYPES
 from celr.solvers import SOLVERS
@@ -138,6 +139,8 @@ def _check_attributes(estimator: CrossEntropyLogisticRegression) -> None:
     n_params = n_scores * (n_features + bool(estimator.fit_intercept))
     given = f"{n_params} coefficients: coef_ {(n_scores, n_features)} and the intercepts"
     _check_information(attributes["_information"], n_params, given)
+    _check_offsets(attributes["_information"], n_features)
+    _check_centered_model(attributes.get("_centered_model"), attributes, n_scores, n_features)
     _check_likelihood(attributes["_likelihood"])
     _check_optimizer_state(attributes.get("_optimizer_state"), n_classes, n_features)
     if is_cv:
@@ -244,6 +247,47 @@ def _check_information(info: Any, n_params: int, given: str) -> None:
         raise _Fault("_information.param_scale", "holds entries <= 0")
     _check_real("_information.weight_sum", getattr(info, "weight_sum", None), positive=True)
     _check_separation("_information.separation", getattr(info, "separation", None))
+
+
+def _check_offsets(info: Any, n_features: int) -> None:
+    offsets = getattr(info, "offsets", None)
+    if offsets is not None:
+        name = "_information.offsets"
+        _check_finite(name, _check_array(name, offsets, (n_features,), "n_features_in_"))
+
+
+def _check_centered_model(centered: Any, attributes: dict, n_scores: int, n_features: int):
+    """The centred form ``predict`` uses: offsets of real columns, and an intercept ``b'``
+    that gives the same scores as ``intercept_`` up to the rounding of ``b = b' - W m``."""
+    if centered is None:
+        return
+    if not isinstance(centered, CenteredModel) or not isinstance(centered.offsets, ColumnOffsets):
+        raise _Fault("_centered_model", f"is {_show(centered)}, not a CenteredModel or None")
+    offsets = centered.offsets
+    columns = _check_array("_centered_model.offsets.columns", offsets.columns, (None,))
+    if (
+        columns.dtype.kind not in "iu"
+        or offsets.n_features != n_features
+        or len(np.unique(columns)) < len(columns)
+        or np.any((columns < 0) | (columns >= n_features))
+    ):
+        raise _Fault("_centered_model.offsets", f"names no distinct columns of {n_features}")
+    values = _check_array("_centered_model.offsets.values", offsets.values, (len(columns),))
+    _check_finite("_centered_model.offsets.values", values)
+    for field, shape in (("coef", (n_scores, n_features)), ("intercept", (n_scores,))):
+        _check_parameters(f"_centered_model.{field}", getattr(centered, field), shape, "")
+    intercept = centered.centered_intercept
+    _check_parameters("_centered_model.centered_intercept", intercept, (n_scores,), "")
+    if not centered.describes(attributes["coef_"], attributes["intercept_"]):
+        return  # edited coefficients: predict uses coef_ and intercept_ as they are
+    shift = centered.coef[:, columns].astype(np.float64) @ values
+    bound = (
+        8
+        * np.finfo(centered.intercept.dtype).eps
+        * (np.abs(intercept) + np.abs(centered.coef[:, columns]) @ np.abs(values))
+    )
+    if np.any(np.abs(intercept - shift - centered.intercept) > bound + np.finfo(float).tiny):
+        raise _Fault("_centered_model.centered_intercept", "disagrees with intercept_")
 
 
 def _check_likelihood(stats: Any) -> None:

@@ -258,7 +258,9 @@ class InferenceMixin:
     def _inference_inputs(self, X, y, sample_weight) -> tuple[Information, Parametrization]:
         check_is_fitted(self)
         self._refuse_l1_zeros()
-        coef = self._flat_coef()
+        # The objective's coefficients: those of the centred columns of the fit, if any.
+        offsets = self._fitted_offsets()
+        coef = self._objective_coef(self._layout(), offsets)
         names = self._feature_names()
         if X is None:
             info = getattr(self, "_information", None)
@@ -272,7 +274,7 @@ class InferenceMixin:
                 raise ValueError("y is required with X: pass the labels given to fit.")
             objective = self._training_objective(X, y, sample_weight)
             penalty = self._penalty(objective)
-            info = information(objective, penalty, coef, names)
+            info = information(objective, penalty, coef, names, offsets)
         if info.separation is not None:
             raise ValueError(
                 f"{info.separation.describe()} Standard errors, z-values and intervals "
