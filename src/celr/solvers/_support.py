@@ -77,3 +77,24 @@ def polish_on_support(
         return None
     value = problem.total_value(candidate, smooth_value)
     return candidate, value, candidate_grad, candidate_crit
+
+
+def polish_converged(
+    problem: SmoothProblem, penalty, coef: np.ndarray, stop_crit: float, tol: float
+) -> tuple[np.ndarray, float, float] | None:
+    """:func:`polish_on_support` for a first-order solver that has converged.
+
+    L1 fits are polished always (their support has settled, and ``tol`` leaves the
+    weights ``tol / curvature`` apart on two equivalent problems); smooth ones only when
+    the solver stalled above ``tol`` (a line search on values cannot resolve a gradient
+    much below ``sqrt(eps)``). Returns the new ``(coef, value, stop_crit)``, or None.
+    """
+    if penalty.is_smooth and stop_crit <= tol:
+        return None
+    _, grad = problem.value_grad(coef)
+    l1_weights = penalty.l1_weights(problem.param_scale)
+    polished = polish_on_support(problem, coef, grad, l1_weights, stop_crit)
+    if polished is None:
+        return None
+    coef, value, _, stop_crit = polished
+    return coef, value, stop_crit

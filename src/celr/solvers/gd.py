@@ -28,6 +28,7 @@ import numpy as np
 from celr._penalty import soft_threshold
 from celr.solvers._base import Callback, IterationInfo, SmoothProblem, SolverResult
 from celr.solvers._coordinates import StandardizedCoordinates
+from celr.solvers._support import polish_converged
 
 # Armijo's sufficient decrease: F(u+) <= F(u) - ARMIJO ||u+ - u||^2 / t, which for a
 # plain gradient step u+ = u - t g is F(u) - ARMIJO t ||g||^2.
@@ -158,6 +159,17 @@ def solve(
     if has_diverged:
         _, coef, stop_crit = best
     converged = stop_crit <= tol or (stalled and problem.converged_when_stalled(stop_crit, tol))
+    # As L-BFGS does: an exact Newton step once the support has settled (or the line
+    # search stalled) takes the fit from tol to rounding level.
+    polished = None
+    if converged and learning_rate is None and n_iter < max_iter:
+        polished = polish_converged(problem, penalty, coef, stop_crit, tol)
+    if polished is not None:
+        coef, value, stop_crit = polished
+        n_iter += 1
+        history.append(value)
+        if callback is not None:
+            callback(IterationInfo(n_iter, value, stop_crit, coef))
     return SolverResult(coef, n_iter, converged, stop_crit, history, diverged=has_diverged)
 
 
