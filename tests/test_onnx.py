@@ -103,6 +103,28 @@ def test_float64_input_computes_in_float64():
 
 
 @pytest.mark.parametrize("name", ["breast_cancer", "four_classes"])
+def test_model_fitted_on_centred_columns_is_exported_centred(name):
+    """A column with offset 1e9 (celr._offsets): the graph subtracts it as predict does;
+    X @ coef_.T + intercept_ would lose about 1e9 * eps * |w| (1e-7) in the scores."""
+    X_train, X_test, y_train, _ = dataset(name)
+    scaler = StandardScaler().fit(X_train)
+    offset = np.r_[1e9, np.zeros(X_train.shape[1] - 1)]
+    X_train, X_test = scaler.transform(X_train) + offset, scaler.transform(X_test) + offset
+    clf = CrossEntropyLogisticRegression().fit(X_train, y_train)
+    assert clf._centered_model is not None
+    _, proba = run(to_onnx(clf, X_train[:1], options=NO_ZIPMAP), X_test)
+    np.testing.assert_allclose(proba, clf.predict_proba(X_test), rtol=0, atol=1e-12)
+    # float32 cannot hold x + 1e9 (spacing 64); at 1e4 (spacing 1e-3) it can, and the
+    # float32 graph matches predict_proba on the same rounded rows.
+    X_train, X_test = X_train - offset + offset / 1e5, X_test - offset + offset / 1e5
+    rounded = X_test.astype(np.float32)
+    clf = CrossEntropyLogisticRegression().fit(X_train, y_train)
+    assert clf._centered_model is not None
+    onx = to_onnx(clf, X_train[:1].astype(np.float32))
+    assert_same_predictions(clf, onx, rounded.astype(np.float64), rounded)
+
+
+@pytest.mark.parametrize("name", ["breast_cancer", "four_classes"])
 def test_l1_model(name):
     X_train, X_test, y_train, _ = dataset(name)
     scaler = StandardScaler().fit(X_train)

@@ -256,6 +256,8 @@ def _convert(scope, operator, container) -> None:
 def _emit_scores(scope, container, model, x_name: str, proto: int) -> str:
     """``X @ W.T + b`` (MatMul + Add) in the input's float type; returns the output's name.
 
+    A model fitted on centred columns is exported centred: ``(X - m) @ W.T + b'``.
+
     celr keeps one row for two classes (the score z of ``classes_[1]``); it becomes the two
     rows ``-w, w`` so that both cases have one score per class, like skl2onnx's
     ``LogisticRegression`` (whose ``raw_scores`` are also ``[-z, z]``).
@@ -264,12 +266,26 @@ def _emit_scores(scope, container, model, x_name: str, proto: int) -> str:
 
     weights = np.atleast_2d(np.asarray(model.coef_, dtype=np.float64))
     intercept = np.broadcast_to(np.asarray(model.intercept_, np.float64), weights.shape[:1])
+    dtype = np.float64 if proto == TensorProto.DOUBLE else np.float32
+    offsets = model._fitted_offsets()
+    if offsets is not None:
+        # As celr predicts (celr._offsets): (X - m) @ W.T + b', since X @ W.T + b loses the
+        # offsets' rounding. m is rounded to the graph's type, and b' adjusted to match.
+        centers = offsets.full().astype(dtype)
+        intercept = model._centered_model.centered_intercept - weights @ (
+            centers.astype(np.float64) - offsets.full()
+        )
+        centers_name, centered = (
+            scope.get_unique_variable_name(name) for name in ("offsets", "centered")
+        )
+        container.add_initializer(centers_name, proto, list(centers.shape), centers.tolist())
+        container.add_node("Sub", [x_name, centers_name], centered, name=_op_name(scope, "Sub"))
+        x_name = centered
     if weights.shape[0] == 1:
         weights, intercept = (
             np.vstack([-weights, weights]),
             np.concatenate([-intercept, intercept]),
         )
-    dtype = np.float64 if proto == TensorProto.DOUBLE else np.float32
     coef_name, intercept_name, product, scores = (
         scope.get_unique_variable_name(name) for name in ("coef", "intercept", "product", "scores")
     )
