@@ -230,3 +230,23 @@ def test_inputs_are_not_modified():
     _fit(sparse, y)
     np.testing.assert_array_equal(moved, kept)
     np.testing.assert_array_equal(sparse.data, kept_data)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("scale", [1e-150, 1e150])
+@pytest.mark.parametrize("solver", FULL_BATCH)
+def test_column_scale_only_rescales_its_weight(solver, scale, n_classes):
+    """Unpenalised, ``x_j * t`` gives ``w_j / t`` and the same probabilities. ``t`` is a
+    power of 2 away from 1e+-150 so that the scaling itself is exact."""
+    X, y = _problem(n_classes)
+    X = X[:, :3]  # a few columns: C=inf needs non-separable data
+    t = 2.0 ** np.round(np.log2(scale))
+    scaled = X.copy()
+    scaled[:, 1] *= t
+    base = _fit(X, y, solver=solver, C=np.inf)
+    fit = _fit(scaled, y, solver=solver, C=np.inf)
+    undo = np.array([1.0, t, 1.0])
+    dproba = np.max(np.abs(fit.predict_proba(scaled) - base.predict_proba(X)))
+    assert dproba <= PROBA_ATOL
+    dcoef = np.linalg.norm(fit.coef_ * undo - base.coef_) / np.linalg.norm(base.coef_)
+    assert dcoef <= COEF_RTOL

@@ -80,16 +80,23 @@ def polish_on_support(
 
 
 def polish_converged(
-    problem: SmoothProblem, penalty, coef: np.ndarray, stop_crit: float, tol: float
+    problem: SmoothProblem,
+    penalty,
+    coef: np.ndarray,
+    stop_crit: float,
+    tol: float,
+    *,
+    always: bool = False,
 ) -> tuple[np.ndarray, float, float] | None:
     """:func:`polish_on_support` for a first-order solver that has converged.
 
     L1 fits are polished always (their support has settled, and ``tol`` leaves the
-    weights ``tol / curvature`` apart on two equivalent problems); smooth ones only when
-    the solver stalled above ``tol`` (a line search on values cannot resolve a gradient
-    much below ``sqrt(eps)``). Returns the new ``(coef, value, stop_crit)``, or None.
+    weights ``tol / curvature`` apart on two equivalent problems); smooth ones when the
+    solver stalled above ``tol`` (a line search on values cannot resolve a gradient
+    much below ``sqrt(eps)``), or ``always`` (gradient descent, whose many iterations
+    cost more than the Hessian). Returns the new ``(coef, value, stop_crit)``, or None.
     """
-    if penalty.is_smooth and stop_crit <= tol:
+    if penalty.is_smooth and stop_crit <= tol and not always:
         return None
     _, grad = problem.value_grad(coef)
     l1_weights = penalty.l1_weights(problem.param_scale)

@@ -159,11 +159,11 @@ def solve(
     if has_diverged:
         _, coef, stop_crit = best
     converged = stop_crit <= tol or (stalled and problem.converged_when_stalled(stop_crit, tol))
-    # As L-BFGS does: an exact Newton step once the support has settled (or the line
-    # search stalled) takes the fit from tol to rounding level.
+    # An exact Newton step at the converged point takes the fit from tol to rounding
+    # level: two equivalent problems (a column scaled by 2^500) then give the same model.
     polished = None
     if converged and learning_rate is None and n_iter < max_iter:
-        polished = polish_converged(problem, penalty, coef, stop_crit, tol)
+        polished = polish_converged(problem, penalty, coef, stop_crit, tol, always=True)
     if polished is not None:
         coef, value, stop_crit = polished
         n_iter += 1
