@@ -18,8 +18,8 @@ import scipy.sparse as sp
 from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.preprocessing import StandardScaler
 
-from celr import CrossEntropyLogisticRegression, l1_min_c
-from celr._offsets import OFFSET_RATIO, PrecisionWarning
+from celr import CrossEntropyLogisticRegression, PrecisionWarning, l1_min_c
+from celr._offsets import OFFSET_RATIO
 from celr.solvers import SOLVERS
 
 FULL_BATCH = [name for name, spec in SOLVERS.items() if not spec.stochastic]

@@ -3,6 +3,7 @@
 from celr._cv import CrossEntropyLogisticRegressionCV
 from celr._estimator import CrossEntropyLogisticRegression
 from celr._loss import cross_entropy_loss
+from celr._offsets import PrecisionWarning
 from celr._onnx import to_onnx
 from celr._path import RegularizationPath, l1_min_c, regularization_path
 from celr._persist import ModelFileError, load, save
@@ -13,6 +14,7 @@ __all__ = [
     "CrossEntropyLogisticRegression",
     "CrossEntropyLogisticRegressionCV",
     "ModelFileError",
+    "PrecisionWarning",
     "RegularizationPath",
     "SeparationWarning",
     "cross_entropy_loss",
