@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.datasets import load_breast_cancer, load_wine
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 from celr import CrossEntropyLogisticRegression, PrecisionWarning, l1_min_c
@@ -250,3 +251,14 @@ def test_column_scale_only_rescales_its_weight(solver, scale, n_classes):
     assert dproba <= PROBA_ATOL
     dcoef = np.linalg.norm(fit.coef_ * undo - base.coef_) / np.linalg.norm(base.coef_)
     assert dcoef <= COEF_RTOL
+
+
+def test_sgd_fits_as_given_so_partial_fit_continues_its_state():
+    X, y = _problem(2)
+    _, moved = _moved(X, 0, 1e4)
+    model = CrossEntropyLogisticRegression(solver="sgd", max_iter=3, tol=0, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="max_iter=3"):
+        model.fit(moved, y)
+    assert model._centered_model is None
+    model.partial_fit(moved, y)
+    assert model.n_iter_ == 4  # the fit's state continued, not a new one

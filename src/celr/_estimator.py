@@ -116,10 +116,10 @@ class CrossEntropyLogisticRegression(
         ``eta``, or Adam with base rate ``eta`` (0.01 when ``learning_rate=None``).
     batch_size : int or 'auto', default='auto'
         ``'sgd'``: rows per step; 1 is the textbook's per-example update. ``'auto'``:
-        ``min(1024, max(16, n // 16))`` for ``n`` training rows (sixteen steps per epoch,
-        1024 rows from 16,384 rows on). ``partial_fit`` takes ``n`` from its first call:
-        ``n_samples_total``, else that chunk's rows; later chunks keep the size (as does
-        a ``partial_fit`` continuing a ``fit``).
+        ``min(1024, max(32, n // 16))`` for ``n`` training rows (sixteen steps per epoch
+        from 512 rows, 1024 rows from 16,384 rows on). ``partial_fit`` takes ``n`` from
+        its first call: ``n_samples_total``, else that chunk's rows; later chunks keep
+        the size (as does a ``partial_fit`` continuing a ``fit``).
     average : bool or int, default=True
         ``'sgd'``: report the running average of the iterates (Polyak-Ruppert), which
         converges to the optimum under a decaying step; True starts it after one epoch,
@@ -282,18 +282,17 @@ class CrossEntropyLogisticRegression(
             return self._fit_objective(objective, spec, options, objective.X.dtype)
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES)
         y_codes, weights = self._encode_targets(X, y, sample_weight)
-        offsets = choose_offsets(
-            X,
-            weights / np.sum(weights),
-            self.fit_intercept,
-            getattr(self, "feature_names_in_", None),
-        )
-        dtype = X.dtype
-        if offsets is not None:  # a copy: the caller's X stays as it is
-            X = offsets.centered(X)
         layout = CoefLayout(len(self.classes_), X.shape[1], self.fit_intercept)
         self.solver_ = self._solver_name(layout.n_params)
         spec = SOLVERS[self.solver_]
+        dtype, offsets = X.dtype, None
+        # Not for SGD: partial_fit continues its state on raw chunks, which a centred fit's
+        # state would not describe; SGD's noise is far above the offsets' rounding anyway.
+        if not spec.stochastic:
+            names = getattr(self, "feature_names_in_", None)
+            offsets = choose_offsets(X, weights / np.sum(weights), self.fit_intercept, names)
+        if offsets is not None:  # a copy: the caller's X stays as it is
+            X = offsets.centered(X)
         random_state = check_random_state(self.random_state)
         options = self._solver_options(spec, random_state)
         if spec.stochastic and self.early_stopping:
