@@ -92,6 +92,9 @@ def stream_pass(
         number of rows, or an earlier call's value), else the rows seen so far.
     options : dict
         ``learning_rate``, ``schedule``, ``batch_size``, ``average``, ``random_state``.
+        A new state resolves ``batch_size='auto'`` from ``n_samples_total``, else this
+        chunk's rows (:func:`celr.solvers.sgd.auto_batch_size`); a continued state keeps
+        its size.
 
     Returns
     -------
@@ -174,7 +177,8 @@ class PartialFitMixin:
         wanted. Each call shuffles its rows and makes ``ceil(n / batch_size)`` steps of
         the update of :mod:`celr.solvers.sgd` (the textbook's SGD, section 5.6),
         continuing the learning-rate schedule and the iterate average. It continues a
-        fit with ``solver='sgd'`` too.
+        fit with ``solver='sgd'`` too. ``batch_size='auto'`` is sized on the first call,
+        from ``n_samples_total`` (else that chunk's rows), and kept for later chunks.
 
         The objective is the one ``fit`` minimises on the whole data set, so repeated
         passes converge to ``fit``'s model (within SGD's noise, which the decaying step

@@ -32,6 +32,8 @@ Defaults that need no tuning:
   ``SGDClassifier``: 11, 1.9 and 0.18; ``benchmarks/sgd.py``).
 - ``'constant'`` (the textbook's fixed ``eta``) and ``'adam'`` (Kingma & Ba 2015) are the
   alternatives.
+- ``batch_size='auto'``: ``min(1024, max(32, n // 16))`` rows (:func:`auto_batch_size`),
+  so that a small data set's epoch is several steps, not one full-batch step.
 """
 
 from __future__ import annotations
@@ -56,6 +58,40 @@ ADAM_DEFAULT_RATE = 0.01
 # The decay's unit and the start of averaging: one epoch, but at least this many steps,
 # so that small data sets (a few steps per epoch) make progress before the step shrinks.
 MIN_HORIZON_STEPS = 100
+# batch_size='auto': about AUTO_BATCH_STEPS mini-batches per epoch, each of
+# AUTO_BATCH_MIN to AUTO_BATCH_MAX rows (see auto_batch_size).
+AUTO_BATCH_STEPS = 16
+AUTO_BATCH_MIN = 32
+AUTO_BATCH_MAX = 1024
+
+
+def auto_batch_size(n_rows: float) -> int:
+    """The rows per step of ``batch_size='auto'``: ``min(1024, max(32, n_rows // 16))``.
+
+    Sixteen steps per epoch, of 32 to 1024 rows each. From 16,384 rows on this is the
+    former fixed default of 1024, so large data fits as before; a small data set no longer
+    takes one full-batch step per epoch. Measured with the defaults (``max_iter=200``,
+    ``C=1``; training cross-entropy over the optimum's, 1024 rows -> this rule):
+    standardised breast cancer 1.42 -> 1.20 (35 rows), iris 1.46 -> 1.22 (32), digits
+    46 -> 41 (112; the best size, 256, gave 40). Batches of 16 rows were 4-6% better on
+    iris and wine for up to 2x the time, and smaller ones lost on digits (the decay's
+    horizon of ``MIN_HORIZON_STEPS`` steps is then fewer epochs). Up to 32 rows an epoch
+    stays one full-batch step, which keeps integer weights exactly equivalent to repeated
+    rows there (as scikit-learn's estimator checks test); smaller batches make each
+    epoch's path depend on the rows' order, so the two agree only at convergence.
+
+    Parameters
+    ----------
+    n_rows : float
+        Rows of one epoch: the data of ``fit``; for ``partial_fit``, its first call's
+        ``n_samples_total``, else that chunk's rows.
+
+    Examples
+    --------
+    >>> [auto_batch_size(n) for n in (10, 150, 569, 1797, 20_000)]
+    [32, 32, 35, 112, 1024]
+    """
+    return int(min(AUTO_BATCH_MAX, max(AUTO_BATCH_MIN, int(n_rows) // AUTO_BATCH_STEPS)))
 
 
 @dataclass
@@ -75,7 +111,7 @@ class SGDState:
     eta0 : float
         Initial (or constant) step.
     batch_size : int
-        Rows per step.
+        Rows per step (``'auto'`` already resolved, at most the rows of an epoch).
     horizon : float
         The unit of the ``'invsqrt'`` decay, in rows: one epoch, at least
         ``MIN_HORIZON_STEPS`` steps.
@@ -146,7 +182,7 @@ def init_state(
     n_total: float,
     learning_rate: float | None,
     schedule: str,
-    batch_size: int,
+    batch_size: int | str,
     average: bool | int,
     random_state: np.random.RandomState,
 ) -> SGDState:
@@ -166,7 +202,9 @@ def init_state(
     learning_rate : float or None
         The step: ``None`` for the automatic one in standardised coordinates.
     schedule : {'invsqrt', 'constant', 'adam'}
-    batch_size : int
+    batch_size : int or 'auto'
+        Rows per step; ``'auto'``: :func:`auto_batch_size` of ``n_total``, fixed here for
+        the life of the state (``partial_fit``'s later chunks keep it).
     average : bool or int
         True: average iterates after one epoch; an int: after that many rows; False: never.
     random_state : numpy.random.RandomState
@@ -178,6 +216,8 @@ def init_state(
         )
     else:
         coords = StandardizedCoordinates.identity(layout)
+    if isinstance(batch_size, str):  # 'auto', the only string the estimator accepts
+        batch_size = auto_batch_size(n_total)
     batch_size = int(min(batch_size, max(n_total, 1)))
     if learning_rate is not None:
         eta0 = float(learning_rate)
@@ -307,7 +347,7 @@ def solve(
     callback: Callback | None = None,
     learning_rate: float | None = None,
     schedule: str = "invsqrt",
-    batch_size: int = 1024,
+    batch_size: int | str = "auto",
     average: bool | int = True,
     random_state: np.random.RandomState | None = None,
     n_iter_no_change: int = 5,

@@ -1,0 +1,116 @@
+"""solver='sgd' with its defaults: batch_size='auto' and how close 200 epochs get to the
+optimum on the shared test data sets (issue 15, part 4)."""
+
+from __future__ import annotations
+
+import warnings
+from functools import cache
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import InvalidParameterError
+
+from celr import CrossEntropyLogisticRegression
+from celr.solvers import sgd
+from tests.conftest import dataset, reference_objective
+
+Model = CrossEntropyLogisticRegression
+
+
+# -- the rule -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("n_rows", "expected"),
+    [(1, 32), (150, 32), (527, 32), (528, 33), (569, 35), (1797, 112), (16_383, 1023),
+     (16_384, 1024), (20_000, 1024), (10**8, 1024)],
+)  # fmt: skip
+def test_auto_batch_size_is_sixteen_steps_per_epoch_within_32_to_1024(n_rows, expected):
+    assert sgd.auto_batch_size(n_rows) == expected
+    assert sgd.auto_batch_size(n_rows) == min(1024, max(32, n_rows // 16))
+
+
+def test_fit_resolves_auto_from_its_rows_and_keeps_integers():
+    X, y = dataset("iris_scaled")
+    assert Model().batch_size == "auto"
+    fitted = Model(solver="sgd", max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted.fit(X, y)
+        assert fitted._optimizer_state.batch_size == 32  # 150 rows: the floor
+        given = Model(solver="sgd", max_iter=2, batch_size=7, random_state=0).fit(X, y)
+    assert given._optimizer_state.batch_size == 7
+    with pytest.raises(InvalidParameterError, match="batch_size"):
+        Model(solver="sgd", batch_size="full").fit(X, y)
+
+
+def test_partial_fit_sizes_auto_on_its_first_call():
+    X, y = dataset("breast_cancer_scaled")
+    chunks = np.array_split(np.arange(len(y)), 4)  # 143, 142, 142, 142 rows
+    streamed = Model(solver="sgd", random_state=0)
+    for rows in chunks:
+        streamed.partial_fit(X[rows], y[rows], classes=[0, 1])
+        assert streamed._optimizer_state.batch_size == 32  # max(32, 143 // 16), kept
+    assert streamed.n_iter_ == 4 and streamed.score(X, y) > 0.9
+    whole = Model(solver="sgd", random_state=0)
+    for rows in chunks:
+        whole.partial_fit(X[rows], y[rows], classes=[0, 1], n_samples_total=20_000)
+        assert whole._optimizer_state.batch_size == 1024  # of the whole data set's rows
+    assert whole.n_iter_ == 4
+
+
+# -- 200 epochs with the defaults against the optimum ---------------------------------------
+DATASETS = [
+    "breast_cancer", "breast_cancer_scaled", "iris", "iris_scaled", "wine", "wine_scaled",
+    "digits", "digits_scaled", "tall_raw",
+]  # fmt: skip
+# Training cross-entropy over the optimum's with the defaults (random_state=0; seeds 0-2
+# agree to 0.001); in brackets, with the former batch_size=1024 default.
+MEASURED_RATIO = {
+    "breast_cancer": 1.210,  # (1.303)
+    "breast_cancer_scaled": 1.200,  # (1.421)
+    "iris": 1.222,  # (1.462)
+    "iris_scaled": 1.092,  # (1.284)
+    "wine": 1.262,  # (1.530)
+    "wine_scaled": 1.140,  # (1.408)
+    "digits": 41.11,  # (46.28)
+    "digits_scaled": 4.800,  # (5.066)
+    "tall_raw": 1.001,  # (1.001)
+}
+BOUND = 1.05
+UNMET = (
+    "issue 15 part 4: no batch size gets within 5% in 200 epochs here (best measured: +20% "
+    "on breast cancer, 40x on digits); the step schedule, not the batch, is the limit"
+)
+
+
+def _case(name):
+    if MEASURED_RATIO[name] <= BOUND:
+        return name
+    return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=UNMET))
+
+
+def _cross_entropy(X, y, model) -> float:
+    """Mean training cross-entropy, from conftest's scipy-only objective (C=inf: no penalty)."""
+    return reference_objective(X, y, model.coef_, model.intercept_, np.inf)
+
+
+@cache
+def default_sgd_ratio(name: str) -> float:
+    X, y = dataset(name)
+    optimum = Model(solver="newton", tol=1e-12).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 200 epochs end at max_iter
+        model = Model(solver="sgd", max_iter=200, random_state=0).fit(X, y)
+    ratio = _cross_entropy(X, y, model) / _cross_entropy(X, y, optimum)
+    print(f"{name}: batch size {model._optimizer_state.batch_size}, ratio {ratio:.4f}")
+    return ratio
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_default_sgd_cross_entropy_does_not_regress(name):
+    assert default_sgd_ratio(name) <= max(BOUND, 1.02 * MEASURED_RATIO[name])
+
+
+@pytest.mark.parametrize("name", [_case(name) for name in DATASETS])
+def test_default_sgd_cross_entropy_within_5_percent_of_optimum(name):
+    assert default_sgd_ratio(name) <= BOUND
