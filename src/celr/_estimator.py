@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from celr._column_stats import weighted_center_scale
 from celr._dask import dask_objective, is_dask_collection, predict_dask
 from celr._inference import information, likelihood
 from celr._loss import (
@@ -285,14 +286,21 @@ class CrossEntropyLogisticRegression(
         layout = CoefLayout(len(self.classes_), X.shape[1], self.fit_intercept)
         self.solver_ = self._solver_name(layout.n_params)
         spec = SOLVERS[self.solver_]
-        dtype, offsets = X.dtype, None
+        dtype, offsets, center_scale = X.dtype, None, None
         # Not for SGD: partial_fit continues its state on raw chunks, which a centred fit's
         # state would not describe; SGD's noise is far above the offsets' rounding anyway.
-        if not spec.stochastic:
-            names = getattr(self, "feature_names_in_", None)
-            offsets = choose_offsets(X, weights / np.sum(weights), self.fit_intercept, names)
+        if not spec.stochastic and self.fit_intercept:
+            # The objective needs these statistics too (solvers standardise implicitly):
+            # one pass over X for both, unless some column is centred.
+            normalized = weights / np.sum(weights)
+            with one_blas_thread():  # the bits of a BLAS product depend on its threads
+                center_scale = weighted_center_scale(X, normalized, True)
+            offsets = choose_offsets(
+                X, normalized, True, getattr(self, "feature_names_in_", None),
+                center_scale=center_scale,
+            )  # fmt: skip
         if offsets is not None:  # a copy: the caller's X stays as it is
-            X = offsets.centered(X)
+            X, center_scale = offsets.centered(X), None
         random_state = check_random_state(self.random_state)
         options = self._solver_options(spec, random_state)
         if spec.stochastic and self.early_stopping:
@@ -305,8 +313,9 @@ class CrossEntropyLogisticRegression(
             # double the memory of the fit; each epoch spends a tenth of its rows on them.
             weights[held_out] = 0.0
         objective = make_objective(
-            X, y_codes, weights, len(self.classes_), self.fit_intercept, n_threads=thread_budget()
-        )
+            X, y_codes, weights, len(self.classes_), self.fit_intercept,
+            n_threads=thread_budget(), center_scale=center_scale,
+        )  # fmt: skip
         del weights  # the objective holds them normalised: one n-sized array, not two
         return self._fit_objective(objective, spec, options, dtype, offsets)
 

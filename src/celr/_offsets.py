@@ -117,16 +117,25 @@ class ColumnOffsets:
 
 
 def choose_offsets(
-    X, normalized_weight: np.ndarray, fit_intercept: bool, feature_names=None
+    X,
+    normalized_weight: np.ndarray,
+    fit_intercept: bool,
+    feature_names=None,
+    *,
+    center_scale: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ColumnOffsets | None:
     """The columns to fit centred (see the module docstring), or None.
 
-    Warns with :class:`PrecisionWarning`, naming the column, when a centred column's
-    variation is below ``RESOLUTION_ULPS`` units of its offset.
+    ``center_scale``: the columns' weighted mean and spread
+    (:func:`~celr._column_stats.weighted_center_scale`), if already computed. Warns with
+    :class:`PrecisionWarning`, naming the column, when a centred column's variation is
+    below ``RESOLUTION_ULPS`` units of its offset.
     """
     if not fit_intercept or X.shape[0] < 2:
         return None
-    center, scale = weighted_center_scale(X, normalized_weight, True)
+    if center_scale is None:
+        center_scale = weighted_center_scale(X, normalized_weight, True)
+    center, scale = center_scale
     offset = np.abs(center) > OFFSET_RATIO * scale
     if sp.issparse(X) and offset.any():  # implicit zeros: not without densifying
         offset &= stored_counts(X) == X.shape[0]

@@ -62,7 +62,14 @@ os.register_at_fork(after_in_child=_pool.cache_clear)
 
 
 def make_objective(
-    X, y, sample_weight, n_classes: int, fit_intercept: bool, *, n_threads: int = 1
+    X,
+    y,
+    sample_weight,
+    n_classes: int,
+    fit_intercept: bool,
+    *,
+    n_threads: int = 1,
+    center_scale: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> LogisticObjective | RowBlockObjective:
     """The objective for in-memory data, split into row blocks when that pays.
 
@@ -73,7 +80,8 @@ def make_objective(
     memory stays a small fraction of X (10 classes on 200,000 x 50: 64 MB of
     temporaries, 80% of X, in one block). CSC is never split (its rows are not
     contiguous). The blocks depend on the data only: ``n_threads`` is the number of
-    threads that evaluate them, never how many there are.
+    threads that evaluate them, never how many there are. ``center_scale``: the columns'
+    weighted mean and spread, when the caller has computed them with these weights.
 
     Examples
     --------
@@ -83,6 +91,8 @@ def make_objective(
     'LogisticObjective'
     """
     whole = LogisticObjective(X, y, sample_weight, n_classes, fit_intercept)
+    if center_scale is not None:  # computed by the caller, with the same weights
+        whole._center_scale = center_scale
     if sp.issparse(X) and X.format != "csr":
         return whole
     n_samples = X.shape[0]

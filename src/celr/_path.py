@@ -19,6 +19,7 @@ from sklearn.utils.validation import validate_data
 
 from celr._estimator import CrossEntropyLogisticRegression
 from celr._objective import LogisticObjective
+from celr._offsets import choose_offsets
 from celr._stochastic import FLOAT_DTYPES
 
 #: Decades spanned by a grid of ``Cs`` given as a number. L2 grids are
@@ -115,6 +116,11 @@ def l1_min_c(
     )
     X, y = validate_data(estimator, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES)
     y_codes, weights = estimator._encode_targets(X, y, sample_weight)
+    # Centred as fit centres them: the gradient of a column x + c at the intercept-only
+    # model is sum_i r_i x_i + c sum_i r_i, whose second term is c times rounding noise.
+    offsets = choose_offsets(X, weights / np.sum(weights), fit_intercept)
+    if offsets is not None:
+        X = offsets.centered(X)
     objective = LogisticObjective(X, y_codes, weights, len(estimator.classes_), fit_intercept)
     coef0 = estimator._initial_coef(objective)
     _, grad = objective.value_grad(coef0)

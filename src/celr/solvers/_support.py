@@ -15,6 +15,8 @@ from celr.solvers._base import SmoothProblem
 from celr.solvers.newton import EXACT_HESSIAN_MAX_PARAMS
 
 _SUPPORT_SHRINKS = 5
+#: A smooth fit is polished when ``n_params <= POLISH_COST_RATIO * evaluations``.
+POLISH_COST_RATIO = 4
 
 
 def solve_on_support(
@@ -97,6 +99,10 @@ def polish_converged(
     cost more than the Hessian). Returns the new ``(coef, value, stop_crit)``, or None.
     """
     if penalty.is_smooth and stop_crit <= tol and not always:
+        return None
+    # A smooth fit's Hessian (n p^2 flops) may cost more than the fit (2 n p per
+    # evaluation): polish only within about twice what the solver has spent.
+    if penalty.is_smooth and problem.n_params > POLISH_COST_RATIO * problem.n_evaluations:
         return None
     _, grad = problem.value_grad(coef)
     l1_weights = penalty.l1_weights(problem.param_scale)
