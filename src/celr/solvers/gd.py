@@ -39,6 +39,9 @@ MAX_BACKTRACKS = 60
 # Barzilai-Borwein steps are fast but not monotone: Armijo's test compares with the largest
 # of the last few values (Grippo et al. 1986; Raydan 1997), not the last one.
 NONMONOTONE_MEMORY = 10
+#: Steps without a decrease of f above its rounding after which a line-searched fit has
+#: stalled (twice the non-monotone memory: every reference value has been replaced).
+STALL_ITERATIONS = 2 * NONMONOTONE_MEMORY
 
 
 def diverged(value: float, start_value: float) -> bool:
@@ -124,6 +127,7 @@ def solve(
     grad_u = coords.gradient_to_u(grad)
     n_iter, stalled, has_diverged = 0, False, False
     best = (value, coef, stop_crit)
+    last_progress = 0  # the iteration that last lowered f by more than its rounding
     # Overflow can only come from a fixed step so large that the iterates diverge, which
     # is detected and reported; numpy's warnings would only repeat that.
     with np.errstate(over="ignore", invalid="ignore"):
@@ -152,10 +156,17 @@ def solve(
             n_iter += 1
             stop_crit = problem.stop_crit(coef, grad)
             history.append(value)
+            if value < best[0] - 4 * objective.precision * abs(best[0]):
+                last_progress = n_iter
             if value <= best[0]:
                 best = (value, coef, stop_crit)
             if callback is not None:
                 callback(IterationInfo(n_iter, value, stop_crit, coef))
+            # The non-monotone search accepts steps in rounding noise once f is flat:
+            # no decrease above f's precision in this many steps is a stall.
+            if learning_rate is None and n_iter - last_progress >= STALL_ITERATIONS:
+                stalled = True
+                break
     if has_diverged:
         _, coef, stop_crit = best
     converged = stop_crit <= tol or (stalled and problem.converged_when_stalled(stop_crit, tol))

@@ -84,7 +84,16 @@ def solve(
             _scaled_hessian(problem, coef, row_stride), grad / scale, coef * scale, l1_weights,
             model_tol,
         )  # fmt: skip
-        step = _line_search(problem, coef, value, grad, u_new / scale - coef)
+        direction = u_new / scale - coef
+        # As Newton's decrement: a predicted decrease below the precision f is evaluated
+        # to (float32 data) cannot be found by any line search; the point is as optimal
+        # as the data's precision lets it be, or the solver has failed.
+        if -_predicted_decrease(problem, coef, grad, direction) <= (
+            4 * objective.precision * abs(value)
+        ):
+            converged = problem.converged_when_stalled(stop_crit, tol)
+            break
+        step = _line_search(problem, coef, value, grad, direction)
         if step is None:
             converged = problem.converged_when_stalled(stop_crit, tol)
             break
@@ -187,10 +196,7 @@ def _line_search(
     """Backtracking from the full step until ``F`` drops by a share of the predicted
     decrease ``g . d + P(coef + d) - P(coef)`` (``P``: the L1 term); None if no step helps.
     """
-    l1_change = problem.penalty.nonsmooth_value(coef + direction) - (
-        problem.penalty.nonsmooth_value(coef)
-    )
-    predicted = float(grad @ direction) + l1_change
+    predicted = _predicted_decrease(problem, coef, grad, direction)
     if not predicted < 0:
         return None
     stop_crit = problem.stop_crit(coef, grad)
@@ -209,3 +215,11 @@ def _line_search(
             return trial, trial_value, trial_grad
         step *= 0.5
     return None
+
+
+def _predicted_decrease(problem, coef, grad, direction) -> float:
+    """``g . d + P(coef + d) - P(coef)``: the first-order change of ``F`` along ``d``."""
+    l1_change = problem.penalty.nonsmooth_value(coef + direction) - (
+        problem.penalty.nonsmooth_value(coef)
+    )
+    return float(grad @ direction) + l1_change
