@@ -162,11 +162,15 @@ def solve(
                 best = (value, coef, stop_crit)
             if callback is not None:
                 callback(IterationInfo(n_iter, value, stop_crit, coef))
-            # The non-monotone search accepts steps in rounding noise once f is flat:
-            # no decrease above f's precision in this many steps is a stall.
+            # The non-monotone search accepts steps in rounding noise once f is flat: no
+            # new low above f's precision in this many steps, with every value within
+            # rounding of the others, is a stall (Barzilai-Borwein excursions, which go
+            # up before they go down, are not flat).
             if learning_rate is None and n_iter - last_progress >= STALL_ITERATIONS:
-                stalled = True
-                break
+                window = history[-STALL_ITERATIONS - 1 :]
+                if max(window) - min(window) <= 16 * objective.precision * abs(best[0]):
+                    stalled = True
+                    break
     if has_diverged:
         _, coef, stop_crit = best
     converged = stop_crit <= tol or (stalled and problem.converged_when_stalled(stop_crit, tol))
