@@ -12,9 +12,9 @@ centred: ``x_ij - m_j``, with ``m_j`` rounded to X's dtype. That subtraction is 
 (Sterbenz's lemma: the values lie within a factor 2 of ``m_j``), so the centred copy holds
 exactly the information X holds, and the objective is evaluated as accurately as on
 data without offset. The solvers see the coefficients ``(W, b')`` of the centred columns;
-the model's are ``b = b' - W m`` (:meth:`ColumnOffsets.to_model`). Predictions of the
-fitted model use the centred form too (:meth:`ColumnOffsets.scores`), since ``X @ w + b``
-loses ``u c |w_j|`` again.
+the model's intercept is ``b = b' - W m`` (the estimator sets it from the fitted
+``coef_``). Predictions of the fitted model use the centred form too
+(:meth:`ColumnOffsets.scores`), since ``X @ w + b`` loses ``u c |w_j|`` again.
 
 Dense columns are centred in a copy of X (only when some column needs it). Sparse columns
 are centred only where every entry is stored (then the copy is of the stored values and
@@ -89,13 +89,8 @@ class ColumnOffsets:
         centered.data -= offsets[minor]
         return centered
 
-    def to_model(self, layout, coef: np.ndarray) -> np.ndarray:
-        """The model's coefficients from the centred columns' ones: ``b = b' - W m``."""
-        weights, intercept = layout.unpack(coef)
-        return layout.pack(weights, intercept - weights[:, self.columns] @ self.values)
-
     def to_objective(self, layout, coef: np.ndarray) -> np.ndarray:
-        """Inverse of :meth:`to_model`: ``b' = b + W m``."""
+        """The centred columns' coefficients from the model's: ``b' = b + W m``."""
         weights, intercept = layout.unpack(coef)
         return layout.pack(weights, intercept + weights[:, self.columns] @ self.values)
 

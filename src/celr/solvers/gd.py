@@ -28,7 +28,7 @@ import numpy as np
 from celr._penalty import soft_threshold
 from celr.solvers._base import Callback, IterationInfo, SmoothProblem, SolverResult
 from celr.solvers._coordinates import StandardizedCoordinates
-from celr.solvers._support import polish_converged
+from celr.solvers._support import finish_converged
 
 # Armijo's sufficient decrease: F(u+) <= F(u) - ARMIJO ||u+ - u||^2 / t, which for a
 # plain gradient step u+ = u - t g is F(u) - ARMIJO t ||g||^2.
@@ -174,17 +174,13 @@ def solve(
     if has_diverged:
         _, coef, stop_crit = best
     converged = stop_crit <= tol or (stalled and problem.converged_when_stalled(stop_crit, tol))
-    # An exact Newton step at the converged point takes the fit from tol to rounding
-    # level: two equivalent problems (a column scaled by 2^500) then give the same model.
-    polished = None
-    if converged and learning_rate is None and n_iter < max_iter:
-        polished = polish_converged(problem, penalty, coef, stop_crit, tol, always=True)
-    if polished is not None:
-        coef, value, stop_crit = polished
-        n_iter += 1
-        history.append(value)
-        if callback is not None:
-            callback(IterationInfo(n_iter, value, stop_crit, coef))
+    if learning_rate is None:  # the textbook's fixed step is left as it is
+        # An exact Newton step at the converged point takes the fit from tol to rounding
+        # level: two equivalent problems (a column scaled by 2^500) give the same model.
+        coef, stop_crit, n_iter, converged = finish_converged(
+            problem, penalty, coef, stop_crit, tol, converged=converged, n_iter=n_iter,
+            max_iter=max_iter, history=history, callback=callback, always=True,
+        )  # fmt: skip
     return SolverResult(coef, n_iter, converged, stop_crit, history, diverged=has_diverged)
 
 

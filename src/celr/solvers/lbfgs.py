@@ -19,7 +19,7 @@ from scipy.optimize import minimize
 from celr.solvers._base import Callback, IterationInfo, SmoothProblem, SolverResult
 from celr.solvers._coordinates import StandardizedCoordinates
 from celr.solvers._split_l1 import minimize_with_l1_working_sets
-from celr.solvers._support import polish_converged
+from celr.solvers._support import finish_converged
 
 # L-BFGS keeps pairs of vectors: more pairs capture more curvature (on raw breast cancer,
 # 100 pairs need 202 iterations where 10 need 12,216), within a fixed memory budget.
@@ -153,22 +153,10 @@ def solve(
         0 < n_iter < max_iter and problem.converged_when_stalled(stop_crit, tol)
     )
     # L-BFGS-B stops at tol, or where f stops moving (float32: 3e-5, 5e-3 off in coef_;
-    # float64 multinomial: 7e-10 on wine); one exact Newton step on the settled support
+    # float64 multinomial: 7e-10 on wine): one exact Newton step on the settled support
     # (all of it without L1) goes to rounding level.
-    polished = None
-    if converged and n_iter < max_iter:
-        polished = polish_converged(problem, penalty, coef, stop_crit, tol)
-    if polished is not None:
-        coef, value, stop_crit = polished
-        n_iter += 1
-        history.append(value)
-        if callback is not None:
-            callback(IterationInfo(n_iter, value, stop_crit, coef))
-    if converged and not penalty.is_smooth and stop_crit > max(tol, 100 * objective.precision):
-        # A stall above tol with an L1 part that the support polish did not take to
-        # rounding level: the working sets crawled (float32, 3 classes, no intercept:
-        # stop_crit 1.3e-4, objective 2e-4 above the optimum), and the sqrt(eps) argument
-        # of the stall rule, which bounds the gap of a smooth problem near its optimum,
-        # does not apply. Say so.
-        converged = False
+    coef, stop_crit, n_iter, converged = finish_converged(
+        problem, penalty, coef, stop_crit, tol, converged=converged, n_iter=n_iter,
+        max_iter=max_iter, history=history, callback=callback,
+    )  # fmt: skip
     return SolverResult(coef, n_iter, converged, stop_crit, history)

@@ -24,7 +24,7 @@ import numpy as np
 from celr._penalty import l1_subdiff_distance
 from celr.solvers._base import Callback, IterationInfo, SmoothProblem, SolverResult
 from celr.solvers._split_l1 import minimize_with_l1
-from celr.solvers._support import polish_on_support, solve_on_support
+from celr.solvers._support import finish_converged, solve_on_support
 from celr.solvers.newton import EXACT_HESSIAN_MAX_PARAMS, hessian_row_stride
 
 _ARMIJO = 1e-4
@@ -104,13 +104,10 @@ def solve(
         history.append(value)
         if callback is not None:
             callback(IterationInfo(n_iter, value, stop_crit, coef))
-    polished = polish_on_support(problem, coef, grad, l1_weights, stop_crit) if converged else None
-    if polished is not None and n_iter < max_iter:
-        coef, value, grad, stop_crit = polished
-        n_iter += 1
-        history.append(value)
-        if callback is not None:
-            callback(IterationInfo(n_iter, value, stop_crit, coef))
+    coef, stop_crit, n_iter, converged = finish_converged(
+        problem, penalty, coef, stop_crit, tol, converged=converged, n_iter=n_iter,
+        max_iter=max_iter, history=history, callback=callback,
+    )  # fmt: skip
     return SolverResult(coef, n_iter, converged, stop_crit, history)
 
 
