@@ -63,23 +63,24 @@ DATASETS = [
     "breast_cancer", "breast_cancer_scaled", "iris", "iris_scaled", "wine", "wine_scaled",
     "digits", "digits_scaled", "tall_raw",
 ]  # fmt: skip
-# Training cross-entropy over the optimum's with the defaults (random_state=0; seeds 0-2
-# agree to 0.001); in brackets, with the former batch_size=1024 default.
+# Training cross-entropy over the optimum's with the defaults (random_state=0; over seeds
+# 0-5 the worst was 1.029, on breast cancer); in brackets, with batch_size='auto' but no
+# step adaptation, then with the former batch_size=1024 default.
 MEASURED_RATIO = {
-    "breast_cancer": 1.210,  # (1.303)
-    "breast_cancer_scaled": 1.200,  # (1.421)
-    "iris": 1.222,  # (1.462)
-    "iris_scaled": 1.092,  # (1.284)
-    "wine": 1.262,  # (1.530)
-    "wine_scaled": 1.140,  # (1.408)
-    "digits": 41.11,  # (46.28)
-    "digits_scaled": 4.800,  # (5.066)
-    "tall_raw": 1.001,  # (1.001)
+    "breast_cancer": 1.010,  # (1.210, 1.303)
+    "breast_cancer_scaled": 1.003,  # (1.200, 1.421)
+    "iris": 0.998,  # (1.222, 1.462)
+    "iris_scaled": 0.993,  # (1.092, 1.284)
+    "wine": 0.990,  # (1.262, 1.530)
+    "wine_scaled": 0.978,  # (1.140, 1.408)
+    "digits": 3.203,  # (41.11, 46.28)
+    "digits_scaled": 1.002,  # (4.800, 5.066)
+    "tall_raw": 1.000,  # (1.001, 1.001)
 }
 BOUND = 1.05
 UNMET = (
-    "issue 15 part 4: no batch size gets within 5% in 200 epochs here (best measured: +20% "
-    "on breast cancer, 40x on digits); the step schedule, not the batch, is the limit"
+    "issue 15 part 4: raw digits (optimum cross-entropy 0.0032, nearly separable at C=1) "
+    "stays 3-7x above it in 200 epochs over seeds and batch sizes 8 to 112"
 )
 
 
@@ -114,3 +115,43 @@ def test_default_sgd_cross_entropy_does_not_regress(name):
 @pytest.mark.parametrize("name", [_case(name) for name in DATASETS])
 def test_default_sgd_cross_entropy_within_5_percent_of_optimum(name):
     assert default_sgd_ratio(name) <= BOUND
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_other_seeds_are_within_5_percent_too(seed):
+    X, y = dataset("breast_cancer")  # the worst of seeds 0-5: 1.029
+    optimum = Model(solver="newton", tol=1e-12).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = Model(solver="sgd", max_iter=200, random_state=seed).fit(X, y)
+    assert _cross_entropy(X, y, model) <= BOUND * _cross_entropy(X, y, optimum)
+
+
+# -- the step adaptation of short epochs ----------------------------------------------------
+def _sgd_state(X, y, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = Model(solver="sgd", max_iter=40, random_state=0, **params).fit(X, y)
+    return model, model._optimizer_state
+
+
+def test_short_epochs_adapt_the_step_and_hand_partial_fit_a_decaying_average():
+    X, y = dataset("iris_scaled")  # 150 rows, 32 a batch: 5 steps an epoch
+    model, state = _sgd_state(X, y)
+    assert state.step_scale != 1.0 and not state.adapting
+    assert state.horizon == sgd.ADAPT_HORIZON_STEPS * state.batch_size
+    assert 0 < state.decay_start <= state.n_seen and state.n_averaged >= 1
+    assert state.learning_rate() < state.eta0 * state.step_scale  # decaying
+    coef = model.coef_.copy()
+    model.partial_fit(X, y)
+    assert model._optimizer_state.n_averaged > state.n_averaged - 1  # the average goes on
+    assert np.linalg.norm(model.coef_ - coef) < 0.05 * np.linalg.norm(coef)
+
+
+@pytest.mark.parametrize(
+    "params", [dict(batch_size=4), dict(learning_rate=0.05), dict(schedule="constant")]
+)
+def test_long_epochs_and_user_steps_keep_the_plain_schedule(params):
+    X, y = dataset("iris_scaled")  # batch_size=4: 38 steps an epoch, over ADAPT_MAX_STEPS
+    _, state = _sgd_state(X, y, **params)
+    assert state.step_scale == 1.0 and state.decay_start == 0.0 and not state.adapting

@@ -111,7 +111,9 @@ class CrossEntropyLogisticRegression(
         ``theta <- theta - eta * grad`` (the initial step of a decaying schedule). None
         lets celr choose: steps in standardised units (a diagonal preconditioner, so raw
         feature scales need no scaler), a line search for ``'gd'``, ``1 / L(batch_size)``
-        (a bound on the mini-batch curvature) for ``'sgd'``.
+        (a bound on the mini-batch curvature) for ``'sgd'``; when an epoch is fewer than
+        32 steps, ``fit`` then grows that step while the objective falls, before the
+        decay and the averaging (:mod:`celr.solvers.sgd`).
     schedule : {'invsqrt', 'constant', 'adam'}, default='invsqrt'
         ``'sgd'``'s step over time: ``eta / sqrt(1 + epochs seen)``, the constant
         ``eta``, or Adam with base rate ``eta`` (0.01 when ``learning_rate=None``).
