@@ -149,7 +149,8 @@ def test_short_epochs_adapt_the_step_and_hand_partial_fit_a_decaying_average():
 
 
 @pytest.mark.parametrize(
-    "params", [dict(batch_size=4), dict(learning_rate=0.05), dict(schedule="constant")]
+    "params",
+    [dict(batch_size=4), dict(learning_rate=0.05), dict(schedule="constant"), dict(average=False)],
 )
 def test_long_epochs_and_user_steps_keep_the_plain_schedule(params):
     X, y = dataset("iris_scaled")  # batch_size=4: 38 steps an epoch, over ADAPT_MAX_STEPS

@@ -44,7 +44,8 @@ Defaults that need no tuning:
   With the defaults (200 epochs, ``C=1``) this took the training cross-entropy from 1.09
   to 1.26 times the optimum's to within 3% of it on the test suite's small data sets
   (``tests/test_sgd.py``). Larger data, ``partial_fit`` and a given ``learning_rate``
-  keep the schedule above: there the step is already taken many times an epoch.
+  keep the schedule above (there the step is already taken many times an epoch), as
+  do a given ``schedule`` or ``average``.
 """
 
 from __future__ import annotations
@@ -441,7 +442,8 @@ def solve(
     state.n_total = state.weight_rows = objective.n_samples
     state.weight_total = objective.weight_sum
     steps_per_epoch = -(-objective.n_samples // state.batch_size)
-    if learning_rate is None and schedule == "invsqrt" and steps_per_epoch < ADAPT_MAX_STEPS:
+    adapt = learning_rate is None and schedule == "invsqrt" and average is True
+    if adapt and steps_per_epoch < ADAPT_MAX_STEPS:
         state.adapting, state.average_start = True, np.inf
     failures = 0
     weight = objective.normalized_weight * objective.n_samples
