@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
 
 da = pytest.importorskip("dask.array")
 dd = pytest.importorskip("dask.dataframe")
@@ -92,6 +93,27 @@ def test_cluster_fit_matches_in_memory_fit(
     assert_allclose(model.loss_curve_[-1], in_memory.loss_curve_[-1], rtol=1e-8)
     proba = model.predict_proba(da.from_array(X, chunks=(UNEVEN, X.shape[1])))
     assert_allclose(proba.compute(), in_memory.predict_proba(X), atol=1e-6)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_sgd_on_a_cluster_reaches_the_in_memory_sgd_objective(client, n_classes):
+    """SGD reads rows only through the objective's mini-batches: on Dask, one chunk at a
+    time in a shuffled order. Other shuffles, so other iterates; the same optimum."""
+    X, y, weight = problem(n_classes)
+    reference = CrossEntropyLogisticRegression(solver="newton", tol=1e-12, C=10.0)
+    reference.fit(X, y, weight)
+    gaps = {}
+    for seed in (0, 1):
+        params = dict(solver="sgd", C=10.0, random_state=seed, max_iter=30)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # 30 epochs: max_iter
+            in_memory = CrossEntropyLogisticRegression(**params).fit(X, y, weight)
+            model = CrossEntropyLogisticRegression(**params).fit(*as_dask(X, y, weight))
+        assert model.solver_ == "sgd" and isinstance(model.coef_, np.ndarray)
+        gaps[seed] = [gap(m, reference, X, y, weight, None, 10.0) for m in (in_memory, model)]
+    print(f"sgd relative gaps (in memory, on Dask) by seed: {gaps}")
+    for in_memory_gap, dask_gap in gaps.values():  # measured 5e-6 to 3.4e-5 for both
+        assert 0 <= in_memory_gap < 1e-4 and 0 <= dask_gap < 1e-4
 
 
 def test_dataframes_from_parquet_and_csv_files(client, tmp_path):
@@ -227,8 +249,6 @@ def test_bad_input_is_refused_with_a_message_naming_the_problem():
         for message, (X_bad, y_bad, w_bad) in cases.items():
             with pytest.raises(ValueError, match=message):
                 model.fit(X_bad, y_bad, w_bad)
-        with pytest.raises(ValueError, match="solver='sgd' does not fit Dask"):
-            CrossEntropyLogisticRegression(solver="sgd").fit(Xd, yd)
         # Features split across chunks are joined: the same model.
         split = CrossEntropyLogisticRegression().fit(da.from_array(X, chunks=(100, 3)), yd, wd)
         whole = CrossEntropyLogisticRegression().fit(X, y, weight)

@@ -264,7 +264,7 @@ def test_update_is_the_textbooks_minibatch_step(n_classes, batch_size, schedule)
         expected_u, expected_mean = _handwritten_pass(
             expected_u, X, y, relative, order, B, eta_of, state.n_seen, alpha, n_classes
         )
-        mean_objective, ran_away = sgd.update(state, X, y, relative)
+        mean_objective, ran_away = sgd.update(state, objective)
         assert not ran_away
         assert mean_objective == pytest.approx(expected_mean, rel=1e-12)
         assert_allclose(state.u, expected_u, rtol=1e-11, atol=1e-14)
@@ -279,7 +279,7 @@ def test_update_one_multinomial_step_is_softmax_residual():
     objective, penalty = _problem(X, y, sample_weight, np.inf)
     relative = sample_weight / sample_weight.mean()
     state = _raw_state(objective, penalty, batch_size=12, eta=0.5)
-    sgd.update(state, X, y, relative)
+    sgd.update(state, objective)
     residual = np.full((12, 3), 1 / 3) - np.eye(3)[y]
     residual *= relative[:, None] / 12
     expected = -0.5 * np.column_stack([residual.T @ X, residual.sum(axis=0)])
@@ -298,13 +298,12 @@ def test_invsqrt_learning_rate_decays_with_rows_seen(n_total, batch_size):
     horizon = max(n_total, sgd.MIN_HORIZON_STEPS * batch_size)
     assert state.horizon == horizon
     assert state.learning_rate() == 0.3
-    relative = weight / weight.mean()
     for passes in range(1, 4):
-        sgd.update(state, X, y, relative)
+        sgd.update(state, objective)
         assert state.n_seen == 50 * passes
         assert state.learning_rate() == pytest.approx(0.3 / np.sqrt(1 + 50 * passes / horizon))
     constant = _raw_state(objective, penalty, batch_size=batch_size, eta=0.3)
-    sgd.update(constant, X, y, relative)
+    sgd.update(constant, objective)
     assert constant.learning_rate() == 0.3
 
 
@@ -327,7 +326,7 @@ def test_adam_first_step_moves_each_coordinate_by_eta(learning_rate):
     grad += penalty.smooth_value_grad(coef0)[1]
     grad_u = state.coords.gradient_to_u(grad)
     assert np.min(np.abs(grad_u)) > 1e-3  # so that eps = 1e-8 is negligible
-    sgd.update(state, X, y, weight / weight.mean())
+    sgd.update(state, objective)
     move = state.u - u0
     assert_allclose(move, -eta * np.sign(grad_u), rtol=1e-4)
     assert_allclose(move, -eta * grad_u / (np.abs(grad_u) + sgd.ADAM_EPSILON), rtol=1e-10)
@@ -355,12 +354,11 @@ def test_average_is_mean_of_iterates_since_average_start(average, monkeypatch):
         seen.append(state.n_seen)
 
     monkeypatch.setattr(sgd, "_step", recording_step)
-    relative = weight / weight.mean()
-    sgd.update(state, X, y, relative)  # 50 rows: averaging has not begun
+    sgd.update(state, objective)  # 50 rows: averaging has not begun
     assert state.n_averaged == 0
     assert_allclose(state.coef, state.coords.to_coef(state.u), rtol=1e-14)
     for _ in range(14):
-        sgd.update(state, X, y, relative)
+        sgd.update(state, objective)
     averaged = np.array([u for u, n_seen in zip(iterates, seen, strict=True)
                          if n_seen > expected_start])  # fmt: skip
     assert state.n_averaged == len(averaged) > 0

@@ -20,12 +20,14 @@ copied, densified, centred or augmented with a column of ones.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import dsyrk
 
 from celr._column_stats import entry_chunks, weighted_center_scale
+from celr._curvature import STEP_SAMPLE_ROWS, mini_batch_smoothness
 from celr._loss import (
     binary_hessian_weight,
     binary_loss_and_residual,
@@ -95,6 +97,26 @@ class CoefLayout:
             return vector
         table = vector.reshape(self.n_scores, -1)
         return (table - table.mean(axis=0)).ravel()
+
+
+    # -- softmax's shift invariance -------------------------------------------------------
+    def invariant_projector(self) -> np.ndarray | None:
+        """Dense projector onto the flat directions of :meth:`remove_invariant`, or None."""
+        if self.n_scores == 1:
+            return None
+        width = self.n_features + self.fit_intercept
+        blocks = np.full((self.n_scores, self.n_scores), 1.0 / self.n_scores)
+        return np.kron(blocks, np.eye(width))
+
+    def add_invariant_curvature(self, hess: np.ndarray, amount: float) -> None:
+        """``hess += amount * invariant_projector()``, in place, without building it."""
+        if self.n_scores == 1:
+            return
+        width = self.n_features + self.fit_intercept
+        offsets = np.arange(self.n_scores) * width
+        rows = (offsets[:, None, None] + np.arange(width)).repeat(self.n_scores, axis=1)
+        cols = (offsets[None, :, None] + np.arange(width)).repeat(self.n_scores, axis=0)
+        hess[rows, cols] += amount / self.n_scores
 
 
 class LogisticObjective(CoefLayout):
@@ -177,24 +199,43 @@ class LogisticObjective(CoefLayout):
         """Share of the total weight carried by each class, shape (n_classes,)."""
         return np.bincount(self.y, weights=self.normalized_weight, minlength=self.n_classes)
 
-    # -- softmax's shift invariance -------------------------------------------------------
-    def invariant_projector(self) -> np.ndarray | None:
-        """Dense projector onto the flat directions of :meth:`remove_invariant`, or None."""
-        if self.n_scores == 1:
-            return None
-        width = self.n_features + self.fit_intercept
-        blocks = np.full((self.n_scores, self.n_scores), 1.0 / self.n_scores)
-        return np.kron(blocks, np.eye(width))
+    # -- what SGD and its step rule read of the rows -------------------------------------
+    def minibatches(
+        self, batch_size: int, rng: np.random.RandomState
+    ) -> Iterator[LogisticObjective]:
+        """One shuffled pass in mini-batches: see :class:`celr.solvers._protocol.Objective`.
 
-    def add_invariant_curvature(self, hess: np.ndarray, amount: float) -> None:
-        """``hess += amount * invariant_projector()``, in place, without building it."""
-        if self.n_scores == 1:
-            return
-        width = self.n_features + self.fit_intercept
-        offsets = np.arange(self.n_scores) * width
-        rows = (offsets[:, None, None] + np.arange(width)).repeat(self.n_scores, axis=1)
-        cols = (offsets[None, :, None] + np.arange(width)).repeat(self.n_scores, axis=0)
-        hess[rows, cols] += amount / self.n_scores
+        Each batch's weights are ``s_i / s_bar`` pre-divided by its rows, so its value and
+        gradient are the batch mean of ``(s_i / s_bar) L_CE`` without a further division.
+        """
+        order = rng.permutation(self.n_samples)
+        relative = self.normalized_weight * self.n_samples
+        # ndarray.take gathers rows 2x faster than fancy indexing (200,000 x 50: 7 vs 16 ms
+        # per epoch); sparse matrices have only indexing.
+        gather = self.X.__getitem__ if sp.issparse(self.X) else partial(self.X.take, axis=0)
+        for start in range(0, self.n_samples, batch_size):
+            rows = order[start : start + batch_size]
+            yield LogisticObjective(
+                gather(rows), self.y.take(rows), relative.take(rows) / len(rows),
+                self.n_classes, self.fit_intercept, weight_sum=1.0,
+            )  # fmt: skip
+
+    def expected_smoothness(
+        self, center: np.ndarray, scale: np.ndarray, batch_size: int, n_total: float
+    ) -> float:
+        """:func:`celr._curvature.mini_batch_smoothness` from the first rows."""
+        rows = slice(0, min(self.n_samples, STEP_SAMPLE_ROWS))
+        return mini_batch_smoothness(
+            self.X[rows], self.normalized_weight[rows], n_scores=self.n_scores,
+            fit_intercept=self.fit_intercept, center=center, scale=scale,
+            batch_size=batch_size, n_total=n_total,
+        )  # fmt: skip
+
+    def find_separation(self, coef: np.ndarray, feature_names: list[str], **options):
+        """:func:`celr._separation.search_rows` on these rows."""
+        from celr._separation import search_rows  # _separation reads objectives' rows
+
+        return search_rows(self, coef, feature_names, **options)
 
     # -- products with X ------------------------------------------------------------------
     def scores(self, coef: np.ndarray) -> np.ndarray:

@@ -30,13 +30,13 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
 
-from celr._objective import LogisticObjective, mirror_upper_triangle
+from celr._objective import CoefLayout, LogisticObjective, mirror_upper_triangle
 
 # Below this many stored entries a block's work is too short to pay for a thread hand-off.
 MIN_ENTRIES_PER_BLOCK = 500_000
@@ -106,7 +106,7 @@ def make_objective(
     return RowBlockObjective(whole, n_blocks, n_threads=max(1, n_threads))
 
 
-class RowBlockObjective:
+class RowBlockObjective(CoefLayout):
     """A :class:`LogisticObjective` evaluated as a sum over row blocks, in threads.
 
     Blocks are dealt round-robin to lanes; each lane adds its blocks' results in block
@@ -126,7 +126,10 @@ class RowBlockObjective:
     def __init__(
         self, whole: LogisticObjective, n_blocks: int, n_threads: int | None = None
     ) -> None:
+        super().__init__(whole.n_classes, whole.n_features, whole.fit_intercept)
         self.whole = whole
+        self.n_samples, self.weight_sum = whole.n_samples, whole.weight_sum
+        self.precision = whole.precision
         bounds = np.linspace(0, whole.n_samples, n_blocks + 1).astype(int)
         self.blocks = [
             LogisticObjective(
@@ -149,9 +152,28 @@ class RowBlockObjective:
         self._pool = _pool(workers) if workers > 1 else None
         self._subsamples: dict[int, LogisticObjective | RowBlockObjective] = {}
 
-    def __getattr__(self, name: str):
-        # Layout, scores, column statistics, subsampling: the whole problem's.
-        return getattr(self.whole, name)
+    # -- not sums over blocks: the whole problem's -----------------------------------------
+    def feature_center_scale(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.whole.feature_center_scale()
+
+    def class_share(self) -> np.ndarray:
+        return self.whole.class_share()
+
+    def gradient_error_bound(self, coef: np.ndarray) -> np.ndarray:
+        return self.whole.gradient_error_bound(coef)
+
+    def minibatches(
+        self, batch_size: int, rng: np.random.RandomState
+    ) -> Iterator[LogisticObjective]:
+        return self.whole.minibatches(batch_size, rng)
+
+    def expected_smoothness(
+        self, center: np.ndarray, scale: np.ndarray, batch_size: int, n_total: float
+    ) -> float:
+        return self.whole.expected_smoothness(center, scale, batch_size, n_total)
+
+    def find_separation(self, coef: np.ndarray, feature_names: list[str], **options):
+        return self.whole.find_separation(coef, feature_names, **options)
 
     def _run(self, tasks: list) -> list:
         """Call every task (no arguments), on the pool when there is one."""

@@ -134,10 +134,10 @@ def find_separation(
 
     Parameters
     ----------
-    objective : LogisticObjective
-        The training data (``X``, ``y``, ``normalized_weight``, layout). An objective
-        with a ``find_separation(coef, feature_names)`` method of its own (rows on a Dask
-        cluster, :mod:`celr._dask`) does the row-wise search itself.
+    objective : Objective
+        The training data. Its ``find_separation`` method searches its rows: in memory
+        :func:`search_rows`; on a Dask cluster, where the rows are
+        (:mod:`celr._dask._objective`), complete separation only.
     coef : ndarray
         Flat coefficients of the unpenalised fit.
     feature_names : list of str
@@ -157,8 +157,21 @@ def find_separation(
     """
     if np.any(objective.class_share() == 0):
         return Separation(complete=False, weightless_class=True)
-    if hasattr(objective, "find_separation"):  # rows on a Dask cluster: searched there
-        return objective.find_separation(coef, feature_names)
+    return objective.find_separation(
+        coef, feature_names, max_lp_entries=max_lp_entries,
+        prove_complete_by_lp=prove_complete_by_lp,
+    )  # fmt: skip
+
+
+def search_rows(
+    objective,
+    coef: np.ndarray,
+    feature_names: list[str],
+    *,
+    max_lp_entries: float = np.inf,
+    prove_complete_by_lp: bool = True,
+) -> Separation | None:
+    """:func:`find_separation` on in-memory rows (``X``, ``y``, ``normalized_weight``)."""
     counted = objective.normalized_weight > 0
     fitted_margins = margins(objective.scores(coef), objective.y)[counted]
     complete = bool(np.all(fitted_margins > 0))

@@ -118,7 +118,12 @@ def stream_pass(
     state.n_total = n_samples_total
     state.penalty = penalty
     state.weight_rows, state.weight_total = rows, total
-    mean_objective, ran_away = sgd.update(state, X, y_codes, weights / mean_weight)
+    # Normalised by the running mean weight: the chunk's rows count s_i / s_bar.
+    chunk = LogisticObjective(
+        X, y_codes, weights, layout.n_classes, layout.fit_intercept,
+        weight_sum=mean_weight * len(y_codes),
+    )  # fmt: skip
+    mean_objective, ran_away = sgd.update(state, chunk)
     return state, mean_objective, ran_away
 
 

@@ -26,12 +26,6 @@ def training_objective(estimator, X, y, sample_weight) -> DaskObjective:
     Sets ``classes_``, ``n_features_in_`` and ``feature_names_in_`` (or removes a stale
     one) on ``estimator``, as ``validate_data`` does in memory.
     """
-    if estimator.solver == "sgd":
-        raise ValueError(
-            "solver='sgd' does not fit Dask collections: its epochs shuffle single rows "
-            "across all chunks. Use solver='newton' or 'lbfgs' (the default 'auto' picks "
-            "one), which reach the same optimum as in memory."
-        )
     names = _feature_names(X)
     # Persisted as given first, so that reading files or generating data happens once;
     # the conversions below then work on what the workers hold.

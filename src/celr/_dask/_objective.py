@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import copy
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 
+import dask
 import dask.array as da
 import numpy as np
 
 from celr._column_stats import _centered_square_mean, column_scale
+from celr._curvature import STEP_SAMPLE_ROWS, mini_batch_smoothness
 from celr._objective import CoefLayout, LogisticObjective
 from celr._separation import Separation, lone_separators, margins
 
@@ -85,10 +87,6 @@ class DaskObjective(CoefLayout):
         self._block_weight_sum = 1.0
         self._center_scale: tuple[np.ndarray, np.ndarray] | None = None
         self._subsamples: dict[int, DaskObjective] = {}
-
-    # The shift invariance of softmax is a property of the layout, not of the rows.
-    invariant_projector = LogisticObjective.invariant_projector
-    add_invariant_curvature = LogisticObjective.add_invariant_curvature
 
     # -- the one way to touch the rows ----------------------------------------------------
     def _reduce(self, call: Callable, size: int, *args, how: str = "sum") -> np.ndarray:
@@ -185,12 +183,46 @@ class DaskObjective(CoefLayout):
             self._subsamples[stride] = sub
         return self._subsamples[stride]
 
-    def find_separation(self, coef: np.ndarray, feature_names: list[str]) -> Separation | None:
+    # -- SGD: rows brought to the client one chunk at a time ------------------------------
+    def minibatches(
+        self, batch_size: int, rng: np.random.RandomState
+    ) -> Iterator[LogisticObjective]:
+        """One pass in mini-batches (:class:`celr.solvers._protocol.Objective`): the chunks
+        in a shuffled order, each fetched to the client and shuffled there.
+
+        Only one chunk is in the client's memory at a time; a batch does not span two
+        chunks (a chunk's last batch is short, and SGD shortens its step to match).
+        """
+        for index in rng.permutation(self.X.numblocks[0]):
+            X, y, weight = dask.compute(
+                self.X.blocks[index], self.y.blocks[index], self.normalized_weight.blocks[index]
+            )
+            # Weights s_i / S rescaled so that the chunk's own s_i / s_bar are the whole's.
+            scale = self.n_samples / max(len(y), 1)
+            chunk = LogisticObjective(
+                X, y, weight * scale, self.n_classes, self.fit_intercept, weight_sum=1.0
+            )
+            yield from chunk.minibatches(batch_size, rng)
+
+    def expected_smoothness(
+        self, center: np.ndarray, scale: np.ndarray, batch_size: int, n_total: float
+    ) -> float:
+        """:func:`celr._curvature.mini_batch_smoothness` from the first rows, fetched."""
+        rows = slice(0, min(self.n_samples, STEP_SAMPLE_ROWS))
+        X, weight = dask.compute(self.X[rows], self.normalized_weight[rows])
+        return mini_batch_smoothness(
+            X, weight, n_scores=self.n_scores, fit_intercept=self.fit_intercept,
+            center=center, scale=scale, batch_size=batch_size, n_total=n_total,
+        )  # fmt: skip
+
+    def find_separation(
+        self, coef: np.ndarray, feature_names: list[str], **lp_options
+    ) -> Separation | None:
         """Complete separation, proven by ``coef`` and named by the features that separate
         alone; see :func:`celr._separation.find_separation`.
 
-        Quasi-complete separation is not searched: that takes a linear program over all
-        rows, which celr solves only in memory.
+        Quasi-complete separation is not searched (``lp_options`` are unused): that takes
+        a linear program over all rows, which celr solves only in memory.
         """
         lowest_margin = -self._reduce(_negated_lowest_margin, 1, coef, how="max")[0]
         if not lowest_margin > 0:

@@ -50,16 +50,15 @@ Defaults that need no tuning:
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
-from celr._objective import CoefLayout, LogisticObjective
+from celr._objective import CoefLayout
 from celr._penalty import ElasticNetPenalty
 from celr.solvers._base import Callback, IterationInfo, SmoothProblem, SolverResult
 from celr.solvers._coordinates import StandardizedCoordinates
+from celr.solvers._protocol import Objective
 from celr.solvers._step_size import expected_smoothness
 from celr.solvers.gd import diverged
 
@@ -220,7 +219,7 @@ def init_state(
     penalty: ElasticNetPenalty,
     coef0: np.ndarray,
     *,
-    sample: LogisticObjective,
+    sample: Objective,
     n_total: float,
     learning_rate: float | None,
     schedule: str,
@@ -236,7 +235,7 @@ def init_state(
     penalty : ElasticNetPenalty
         Smooth (L2) penalty of the full objective.
     coef0 : ndarray of shape (n_params,)
-    sample : LogisticObjective
+    sample : Objective
         Rows to take feature scales and curvature from (the data of ``fit``, the first
         chunk of ``partial_fit``), weights normalised to sum 1.
     n_total : float
@@ -291,18 +290,17 @@ def init_state(
     )
 
 
-def update(state: SGDState, X, y: np.ndarray, weight: np.ndarray) -> tuple[float, bool]:
-    """One pass over ``(X, y)`` in shuffled mini-batches of ``state.batch_size`` rows.
+def update(state: SGDState, data: Objective) -> tuple[float, bool]:
+    """One pass over ``data``'s rows in shuffled mini-batches of ``state.batch_size`` rows.
 
     Parameters
     ----------
     state : SGDState
         Changed in place.
-    X : ndarray or sparse matrix of shape (n, n_features)
-    y : ndarray of shape (n,)
-        Class codes.
-    weight : ndarray of shape (n,)
-        Row weights relative to the data's mean weight ``s_i / s_bar``.
+    data : Objective
+        The rows (:meth:`~celr.solvers._protocol.Objective.minibatches`): the training
+        objective of ``fit``, a chunk's of ``partial_fit``, each row weighted by
+        ``s_i / s_bar``.
 
     Returns
     -------
@@ -312,25 +310,13 @@ def update(state: SGDState, X, y: np.ndarray, weight: np.ndarray) -> tuple[float
         Whether the pass ran away (see :func:`celr.solvers.gd.diverged`); the state is
         then rolled back to where the pass started.
     """
-    n = X.shape[0]
     saved = (state.u.copy(), state.u_average.copy(), state.n_averaged)
-    order = state.rng.permutation(n)
-    total = 0.0
-    n_classes, fit_intercept = state.layout.n_classes, state.layout.fit_intercept
+    total, n_rows = 0.0, 0
     penalized = state.penalty.l2_strength > 0
-    # ndarray.take gathers rows 2x faster than fancy indexing (200,000 x 50: 7 vs 16 ms
-    # per epoch); sparse matrices have only indexing.
-    gather = X.__getitem__ if sp.issparse(X) else functools.partial(X.take, axis=0)
     # Overflow can only come from a step so large that the pass diverges, which is
     # detected below and rolled back; numpy's warnings would only repeat that.
     with np.errstate(over="ignore", invalid="ignore"):
-        for start in range(0, n, state.batch_size):
-            rows = order[start : start + state.batch_size]
-            # Weights pre-divided by the batch size: the objective skips its own division.
-            batch = LogisticObjective(
-                gather(rows), y.take(rows), weight.take(rows) / len(rows), n_classes,
-                fit_intercept, weight_sum=1.0,
-            )  # fmt: skip
+        for batch in data.minibatches(state.batch_size, state.rng):
             coef = state.coords.to_coef(state.u)
             value, grad = batch.value_grad(coef)
             if penalized:
@@ -342,13 +328,14 @@ def update(state: SGDState, X, y: np.ndarray, weight: np.ndarray) -> tuple[float
             # A short batch (an epoch's or a chunk's remainder) takes a step shortened in
             # proportion: every row moves the weights by eta / B times its gradient,
             # whatever its batch, so uneven chunks are not weighted up.
-            share = len(rows) / state.batch_size
-            _step(state, share * state.coords.gradient_to_u(grad), len(rows))
-            total += value * len(rows)
+            share = batch.n_samples / state.batch_size
+            _step(state, share * state.coords.gradient_to_u(grad), batch.n_samples)
+            total += value * batch.n_samples
+            n_rows += batch.n_samples
         # Each value was measured before its step: the last batch after its step tells
         # whether that step ran away (a one-step pass would not show it otherwise).
         last_value = batch.value(state.coords.to_coef(state.u))
-    mean_objective = total / max(n, 1)
+    mean_objective = total / max(n_rows, 1)
     ran_away = (
         diverged(mean_objective, state.reference_loss or 0.0)
         or diverged(last_value, state.reference_loss or 0.0)
@@ -407,7 +394,7 @@ def solve(
 
     Parameters
     ----------
-    objective : LogisticObjective
+    objective : Objective
         The training data term.
     penalty : ElasticNetPenalty
         Smooth (L2) penalty.
@@ -446,7 +433,6 @@ def solve(
     if adapt and steps_per_epoch < ADAPT_MAX_STEPS:
         state.adapting, state.average_start = True, np.inf
     failures = 0
-    weight = objective.normalized_weight * objective.n_samples
     coef = state.coef
     value, grad = problem.value_grad(coef)
     stop_crit = problem.stop_crit(coef, grad)
@@ -456,7 +442,7 @@ def solve(
         validation_history.append(best_score)
     best_coef, stale, n_iter, has_diverged, plateau = coef, 0, 0, False, False
     while n_iter < max_iter:
-        _, has_diverged = update(state, objective.X, objective.y, weight)
+        _, has_diverged = update(state, objective)
         if has_diverged:
             break
         coef = state.coef
@@ -477,16 +463,11 @@ def solve(
             validation_history.append(score)
         if callback is not None:
             callback(IterationInfo(n_iter, value, np.nan, coef))  # gradient not measured
-        if state.adapting:
-            if value < history[-2]:
-                state.step_scale *= ADAPT_GROWTH
-            else:  # too large for this noise: back off from the best point so far
-                failures += 1
-                state.step_scale *= ADAPT_SHRINK
-                state.reset_to(best_coef)
-                if failures == ADAPT_PATIENCE:  # from here on: decay and average
-                    state.end_adaptation(best_coef, 0)
-        stale = stale + 1 if score > best_score - tol else 0
+        # While the step adapts its failed epochs are not a plateau.
+        adapting = state.adapting
+        if adapting:
+            failures = _adapt_step(state, value < history[-2], best_coef, failures)
+        stale = 0 if adapting else stale + 1 if score > best_score - tol else 0
         if score < best_score:
             best_score, best_coef = score, coef
         if stale >= n_iter_no_change:
@@ -504,3 +485,17 @@ def solve(
         coef, n_iter, converged, stop_crit, history,
         diverged=has_diverged, validation_history=validation_history, state=state,
     )  # fmt: skip
+
+
+def _adapt_step(state: SGDState, improved: bool, best_coef: np.ndarray, failures: int) -> int:
+    """After an epoch of :func:`solve`'s step adaptation: grow the step if the objective
+    improved, else shrink it and go back to the best point; returns the failures so far.
+    After ``ADAPT_PATIENCE`` failures the state decays and averages from there on."""
+    if improved:
+        state.step_scale *= ADAPT_GROWTH
+        return failures
+    state.step_scale *= ADAPT_SHRINK
+    state.reset_to(best_coef)
+    if failures + 1 == ADAPT_PATIENCE:
+        state.end_adaptation(best_coef, 0)
+    return failures + 1
