@@ -66,6 +66,66 @@ class IterationInfo:
 Callback = Callable[[IterationInfo], None]
 
 
+class IterationRecord:
+    """What every solver keeps of its iterations: values, count, callback, best point.
+
+    A solver creates one at its starting point, calls :meth:`add` after each iteration
+    (which numbers it and calls ``callback``) and ends with :meth:`result`.
+
+    Parameters
+    ----------
+    coef : ndarray
+        The starting point; ``history`` starts with its value.
+    value, stop_crit : float
+        Objective and optimality measure there.
+    callback : callable, optional
+        Called with an :class:`IterationInfo` by every :meth:`add`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> record = IterationRecord(np.zeros(2), 1.0, 0.5)
+    >>> record.add(np.ones(2), 0.25, 0.1)
+    >>> record.n_iter, record.history, record.best_value
+    (1, [1.0, 0.25], 0.25)
+    >>> record.result(converged=True).stop_crit
+    0.1
+    """
+
+    def __init__(
+        self, coef: np.ndarray, value: float, stop_crit: float, callback: Callback | None = None
+    ) -> None:
+        self.coef, self.value, self.stop_crit = coef, value, stop_crit
+        self.history = [value]
+        self.n_iter = 0
+        self.callback = callback
+        self.best_value, self.best_coef, self.best_stop_crit = value, coef, stop_crit
+
+    def add(self, coef: np.ndarray, value: float, stop_crit: float) -> None:
+        """One iteration done, at ``coef``."""
+        self.coef, self.value, self.stop_crit = coef, value, stop_crit
+        self.n_iter += 1
+        self.history.append(value)
+        if value <= self.best_value:
+            self.best_value, self.best_coef, self.best_stop_crit = value, coef, stop_crit
+        if self.callback is not None:
+            self.callback(IterationInfo(self.n_iter, value, stop_crit, coef))
+
+    def return_to_best(self) -> None:
+        """Make the best point seen the current one (after a divergence)."""
+        self.end_at(self.best_coef, self.best_stop_crit)
+
+    def end_at(self, coef: np.ndarray, stop_crit: float) -> None:
+        """End at ``coef`` (e.g. early stopping's best), whose optimality is ``stop_crit``."""
+        self.coef, self.stop_crit = coef, stop_crit
+
+    def result(self, converged: bool, **extra) -> SolverResult:
+        """The :class:`SolverResult` at the current point (``extra``: its other fields)."""
+        return SolverResult(
+            self.coef, self.n_iter, converged, self.stop_crit, self.history, **extra
+        )
+
+
 class SmoothProblem:
     """The objective plus the smooth (L2) part of the penalty, as a solver sees it.
 

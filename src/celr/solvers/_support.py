@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from celr.solvers._base import Callback, IterationInfo, SmoothProblem
+from celr.solvers._base import IterationRecord, SmoothProblem
 from celr.solvers.newton import EXACT_HESSIAN_MAX_PARAMS
 
 _SUPPORT_SHRINKS = 5
@@ -84,17 +84,13 @@ def polish_on_support(
 def finish_converged(
     problem: SmoothProblem,
     penalty,
-    coef: np.ndarray,
-    stop_crit: float,
+    record: IterationRecord,
     tol: float,
     *,
     converged: bool,
-    n_iter: int,
     max_iter: int,
-    history: list[float],
-    callback: Callback | None,
     always: bool = False,
-) -> tuple[np.ndarray, float, int, bool]:
+) -> bool:
     """How every iterative solver ends: :func:`polish_on_support` once it has converged.
 
     L1 fits are polished always (their support has settled, and ``tol`` leaves the
@@ -103,7 +99,7 @@ def finish_converged(
     much below ``sqrt(eps)``), or ``always`` (gradient descent, whose many iterations
     cost more than the Hessian), and only where the Hessian (``n p^2`` flops) costs at
     most about twice the fit so far (``2 n p`` per evaluation). The polish counts as an
-    iteration (``history``, ``callback``).
+    iteration of ``record``.
 
     A stall with an L1 part counts as converged only at rounding level
     (``max(tol, 100 precision)``) after the polish: the ``sqrt(eps)`` argument of
@@ -113,20 +109,17 @@ def finish_converged(
 
     Returns
     -------
-    coef, stop_crit, n_iter, converged
+    converged : bool
+        Whether the fit, as ``record`` now holds it, has converged.
     """
-    if converged and n_iter < max_iter:
-        polished = _polish(problem, penalty, coef, stop_crit, tol, always)
+    if converged and record.n_iter < max_iter:
+        polished = _polish(problem, penalty, record.coef, record.stop_crit, tol, always)
         if polished is not None:
-            coef, value, stop_crit = polished
-            n_iter += 1
-            history.append(value)
-            if callback is not None:
-                callback(IterationInfo(n_iter, value, stop_crit, coef))
+            record.add(*polished)
     if not penalty.is_smooth:
         rounding_level = max(tol, 100 * problem.objective.precision)
-        converged = converged and stop_crit <= rounding_level
-    return coef, stop_crit, n_iter, converged
+        converged = converged and record.stop_crit <= rounding_level
+    return converged
 
 
 def _polish(problem, penalty, coef, stop_crit, tol, always):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from celr._penalty import soft_threshold
-from celr.solvers._base import Callback, IterationInfo, SmoothProblem, SolverResult
+from celr.solvers._base import Callback, IterationRecord, SmoothProblem, SolverResult
 from celr.solvers._coordinates import StandardizedCoordinates
 from celr.solvers._support import finish_converged
 
@@ -121,19 +121,17 @@ def solve(
     coef = coords.to_coef(u)
     smooth_value, grad = problem.value_grad(coef)
     value = problem.total_value(coef, smooth_value)
-    history = [value]
+    record = IterationRecord(coef, value, problem.stop_crit(coef, grad), callback)
     step = 1.0 if learning_rate is None else float(learning_rate)
-    stop_crit = problem.stop_crit(coef, grad)
     grad_u = coords.gradient_to_u(grad)
-    n_iter, stalled, has_diverged = 0, False, False
-    best = (value, coef, stop_crit)
+    stalled, has_diverged = False, False
     last_progress = 0  # the iteration that last lowered f by more than its rounding
     # Overflow can only come from a fixed step so large that the iterates diverge, which
     # is detected and reported; numpy's warnings would only repeat that.
     with np.errstate(over="ignore", invalid="ignore"):
-        while stop_crit > tol and n_iter < max_iter:
+        while record.stop_crit > tol and record.n_iter < max_iter:
             if learning_rate is None:
-                reference = max(history[-NONMONOTONE_MEMORY:])
+                reference = max(record.history[-NONMONOTONE_MEMORY:])
                 accepted = _backtrack(
                     problem, coords, u, reference, grad_u, step, step_toward_zero
                 )
@@ -150,38 +148,41 @@ def solve(
                 smooth_value, grad = problem.value_grad(coef)
                 value = problem.total_value(coef, smooth_value)
                 grad_u = coords.gradient_to_u(grad)
-            if diverged(value, history[0]) or not np.all(np.isfinite(grad)):
+            if diverged(value, record.history[0]) or not np.all(np.isfinite(grad)):
                 has_diverged = True  # the runaway step is not counted: n_iter + 1 values
                 break
-            n_iter += 1
-            stop_crit = problem.stop_crit(coef, grad)
-            history.append(value)
-            if value < best[0] - 4 * objective.precision * abs(best[0]):
-                last_progress = n_iter
-            if value <= best[0]:
-                best = (value, coef, stop_crit)
-            if callback is not None:
-                callback(IterationInfo(n_iter, value, stop_crit, coef))
-            # The non-monotone search accepts steps in rounding noise once f is flat: no
-            # new low above f's precision in this many steps, with every value within
-            # rounding of the others, is a stall (Barzilai-Borwein excursions, which go
-            # up before they go down, are not flat).
-            if learning_rate is None and n_iter - last_progress >= STALL_ITERATIONS:
-                window = history[-STALL_ITERATIONS - 1 :]
-                if max(window) - min(window) <= 16 * objective.precision * abs(best[0]):
-                    stalled = True
-                    break
+            best_value = record.best_value
+            record.add(coef, value, problem.stop_crit(coef, grad))
+            if value < best_value - 4 * objective.precision * abs(best_value):
+                last_progress = record.n_iter
+            if learning_rate is None and _flat(record, last_progress, objective.precision):
+                stalled = True
+                break
     if has_diverged:
-        _, coef, stop_crit = best
-    converged = stop_crit <= tol or (stalled and problem.converged_when_stalled(stop_crit, tol))
+        record.return_to_best()
+    converged = record.stop_crit <= tol or (
+        stalled and problem.converged_when_stalled(record.stop_crit, tol)
+    )
     if learning_rate is None:  # the textbook's fixed step is left as it is
         # An exact Newton step at the converged point takes the fit from tol to rounding
         # level: two equivalent problems (a column scaled by 2^500) give the same model.
-        coef, stop_crit, n_iter, converged = finish_converged(
-            problem, penalty, coef, stop_crit, tol, converged=converged, n_iter=n_iter,
-            max_iter=max_iter, history=history, callback=callback, always=True,
-        )  # fmt: skip
-    return SolverResult(coef, n_iter, converged, stop_crit, history, diverged=has_diverged)
+        converged = finish_converged(
+            problem, penalty, record, tol, converged=converged, max_iter=max_iter, always=True
+        )
+    return record.result(converged, diverged=has_diverged)
+
+
+def _flat(record: IterationRecord, last_progress: int, precision: float) -> bool:
+    """Whether the non-monotone search is stepping in rounding noise.
+
+    It accepts such steps once f is flat: no new low above f's precision in
+    ``STALL_ITERATIONS`` steps, with every value within rounding of the others, is a
+    stall (Barzilai-Borwein excursions, which go up before they go down, are not flat).
+    """
+    if record.n_iter - last_progress < STALL_ITERATIONS:
+        return False
+    window = record.history[-STALL_ITERATIONS - 1 :]
+    return max(window) - min(window) <= 16 * precision * abs(record.best_value)
 
 
 def _barzilai_borwein(u_change: np.ndarray, grad_change: np.ndarray, step: float) -> float:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize
 
-from celr.solvers._base import Callback, IterationInfo, SmoothProblem, SolverResult
+from celr.solvers._base import Callback, IterationRecord, SmoothProblem, SolverResult
 from celr.solvers._coordinates import StandardizedCoordinates
 from celr.solvers._split_l1 import minimize_with_l1_working_sets
 from celr.solvers._support import finish_converged
@@ -98,25 +98,18 @@ def solve(
     # Softmax's shift of every column is free for the data and an L2 term, so the start
     # may drop it; an L1 term is not shift invariant, and a warm start must stay put.
     u0 = coords.from_coef(objective.remove_invariant(coef0) if penalty.is_smooth else coef0)
-    coef, value, stop_crit = state_at(u0)
-    history = [value]
-    n_iter = 0
+    record = IterationRecord(*state_at(u0), callback)
 
-    def record(u: np.ndarray) -> bool:
+    def record_at(u: np.ndarray) -> bool:
         """Book-keeping after an iteration; True once converged."""
-        nonlocal coef, value, stop_crit, n_iter
-        coef, value, stop_crit = state_at(u)
-        n_iter += 1
-        history.append(value)
-        if callback is not None:
-            callback(IterationInfo(n_iter, value, stop_crit, coef))
-        return stop_crit <= tol
+        record.add(*state_at(u))
+        return record.stop_crit <= tol
 
     def on_iteration(intermediate_result) -> None:
-        if record(intermediate_result.x):
+        if record_at(intermediate_result.x):
             raise StopIteration
 
-    if stop_crit <= tol or max_iter <= 0:
+    if record.stop_crit <= tol or max_iter <= 0:
         pass  # nothing to do: converged at the start, or no iteration allowed
     elif penalty.is_smooth:
         # ftol at the evaluation precision: a no-op for float64, and for float32 data it
@@ -144,19 +137,18 @@ def solve(
             max_iter=max_iter,
             history_size=lambda n_entries: history_size(2 * n_entries),
             ftol=objective.precision,
-            on_iteration=record,
+            on_iteration=record_at,
             # In the units of stop_crit (the working sets see u; the gradient in u of an
             # intercept's centring differs while the intercepts are not yet optimal).
             distance=lambda u, _: problem.optimality(*coef_and_grad_at(u)),
         )
-    converged = stop_crit <= tol or (
-        0 < n_iter < max_iter and problem.converged_when_stalled(stop_crit, tol)
+    converged = record.stop_crit <= tol or (
+        0 < record.n_iter < max_iter and problem.converged_when_stalled(record.stop_crit, tol)
     )
     # L-BFGS-B stops at tol, or where f stops moving (float32: 3e-5, 5e-3 off in coef_;
     # float64 multinomial: 7e-10 on wine): one exact Newton step on the settled support
     # (all of it without L1) goes to rounding level.
-    coef, stop_crit, n_iter, converged = finish_converged(
-        problem, penalty, coef, stop_crit, tol, converged=converged, n_iter=n_iter,
-        max_iter=max_iter, history=history, callback=callback,
-    )  # fmt: skip
-    return SolverResult(coef, n_iter, converged, stop_crit, history)
+    converged = finish_converged(
+        problem, penalty, record, tol, converged=converged, max_iter=max_iter
+    )
+    return record.result(converged)

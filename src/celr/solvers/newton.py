@@ -22,12 +22,11 @@ import numpy as np
 import scipy.linalg
 from scipy.sparse.linalg import LinearOperator, cg
 
-from celr.solvers._base import Callback, IterationInfo, SmoothProblem, SolverResult
+from celr.solvers._base import Callback, IterationRecord, SmoothProblem, SolverResult
+from celr.solvers._line_search import backtracking
 
 # Above this many parameters the (n_params)^2 Hessian is not built; CG is used instead.
 EXACT_HESSIAN_MAX_PARAMS = 2000
-_ARMIJO = 1e-4
-_MAX_HALVINGS = 40
 _CG_MAX_ITER = 250
 SUBSAMPLE_ROWS_PER_PARAM = 20
 # A factorised Hessian is reused while each step still shrinks the gradient's max-norm by
@@ -79,15 +78,13 @@ def solve(
     row_stride = hessian_row_stride(objective.n_samples, problem.n_params)
     coef = objective.remove_invariant(np.array(coef0, dtype=np.float64))
     value, grad = problem.value_grad(coef)
-    stop_crit = problem.stop_crit(coef, grad)
-    history = [value]
-    n_iter = 0
-    converged = stop_crit <= tol
+    record = IterationRecord(coef, value, problem.stop_crit(coef, grad), callback)
+    converged = record.stop_crit <= tol
     inverse, factor_is_fresh, contraction = None, False, np.inf
     # Below REUSE_MIN_PARAMS a Hessian costs about a gradient: reusing one only adds
     # iterations (raw breast cancer: 11 instead of 9).
     reuse_contraction = REUSE_CONTRACTION if problem.n_params >= REUSE_MIN_PARAMS else 0.0
-    while not converged and n_iter < max_iter:
+    while not converged and record.n_iter < max_iter:
         if exact_hessian and (inverse is None or contraction > reuse_contraction):
             inverse = None  # free the old factor before building the new one
             inverse, factor_is_fresh = _hessian_inverse(problem, coef, row_stride), True
@@ -96,30 +93,37 @@ def solve(
         else:
             direction = _cg_direction(problem, coef, grad)
         direction = objective.remove_invariant(direction)
-        # Newton decrement: the decrease the quadratic model promises, about twice the
-        # remaining gap. Below the precision f is evaluated to (float32 data), a line
-        # search on f judges noise; the step is then kept only if it halves the gradient.
-        if -float(grad @ direction) <= 4 * objective.precision * abs(value):
-            step = _gradient_halving_step(problem, coef, stop_crit, direction)
-        else:
-            step = _line_search(problem, coef, value, grad, direction)
+        step = _step(problem, coef, value, grad, direction, record.stop_crit)
         if step is None and exact_hessian and not factor_is_fresh:
             inverse = None  # a stale Hessian may be what failed: rebuild and try again
             continue
         if step is None:
             # Nothing measurable is left to gain. That is convergence only if the gradient
             # is at the level rounding allows; else the direction was unsound.
-            converged = problem.converged_when_stalled(stop_crit, tol)
+            converged = problem.converged_when_stalled(record.stop_crit, tol)
             break
         coef, value, grad = step
-        n_iter += 1
-        previous, stop_crit = stop_crit, problem.stop_crit(coef, grad)
-        contraction, factor_is_fresh = stop_crit / previous, False
-        converged = stop_crit <= tol
-        history.append(value)
-        if callback is not None:
-            callback(IterationInfo(n_iter, value, stop_crit, coef))
-    return SolverResult(coef, n_iter, converged, stop_crit, history)
+        previous = record.stop_crit
+        record.add(coef, value, problem.stop_crit(coef, grad))
+        contraction, factor_is_fresh = record.stop_crit / previous, False
+        converged = record.stop_crit <= tol
+    return record.result(converged)
+
+
+def _step(problem, coef, value, grad, direction, stop_crit):
+    """The accepted point along the Newton ``direction``, or None.
+
+    Newton decrement: the decrease the quadratic model promises, about twice the
+    remaining gap. Below the precision f is evaluated to (float32 data), a line search on
+    f judges noise; the full step is then kept only if it halves the gradient. A
+    direction that does not descend (an inexact CG solve) is replaced by ``-grad``.
+    """
+    if -float(grad @ direction) <= 4 * problem.objective.precision * abs(value):
+        return _gradient_halving_step(problem, coef, stop_crit, direction)
+    slope = float(grad @ direction)
+    if not slope < 0:
+        direction, slope = -grad, -float(grad @ grad)
+    return backtracking(problem, coef, value, grad, direction, slope)
 
 
 def hessian_row_stride(n_samples: int, n_params: int) -> int:
@@ -203,32 +207,4 @@ def _gradient_halving_step(
     trial_value, trial_grad = problem.value_grad(trial)
     if problem.stop_crit(trial, trial_grad) <= 0.5 * stop_crit:
         return trial, trial_value, trial_grad
-    return None
-
-
-def _line_search(
-    problem: SmoothProblem,
-    coef: np.ndarray,
-    value: float,
-    grad: np.ndarray,
-    direction: np.ndarray,
-) -> tuple[np.ndarray, float, np.ndarray] | None:
-    """Armijo backtracking from the full Newton step; None if no step helps."""
-    slope = float(grad @ direction)
-    if not slope < 0:
-        direction, slope = -grad, -float(grad @ grad)
-    stop_crit = problem.stop_crit(coef, grad)
-    step = 1.0
-    for _ in range(_MAX_HALVINGS):
-        trial = coef + step * direction
-        trial_value, trial_grad = problem.value_grad(trial)
-        if trial_value <= value + _ARMIJO * step * slope:
-            return trial, trial_value, trial_grad
-        # Near the optimum the decrease is below rounding; a clear drop of the
-        # gradient is then the only measurable sign of a better point.
-        if abs(trial_value - value) <= 1e-14 * abs(value) and (
-            problem.stop_crit(trial, trial_grad) < 0.5 * stop_crit
-        ):
-            return trial, trial_value, trial_grad
-        step *= 0.5
     return None

@@ -22,13 +22,12 @@ from collections.abc import Callable
 import numpy as np
 
 from celr._penalty import l1_subdiff_distance
-from celr.solvers._base import Callback, IterationInfo, SmoothProblem, SolverResult
+from celr.solvers._base import Callback, IterationRecord, SmoothProblem, SolverResult
+from celr.solvers._line_search import backtracking
 from celr.solvers._split_l1 import minimize_with_l1
 from celr.solvers._support import finish_converged, solve_on_support
 from celr.solvers.newton import EXACT_HESSIAN_MAX_PARAMS, hessian_row_stride
 
-_ARMIJO = 1e-4
-_MAX_HALVINGS = 40
 _MODEL_MAX_ITER = 2000
 _MODEL_HISTORY = 30
 _POLISH_EVERY = 25
@@ -73,11 +72,10 @@ def solve(
     coef = np.array(coef0, dtype=np.float64)
     smooth_value, grad = problem.value_grad(coef)
     value = problem.total_value(coef, smooth_value)
-    stop_crit = problem.stop_crit(coef, grad)
-    history = [value]
-    n_iter = 0
-    converged = stop_crit <= tol
-    while not converged and n_iter < max_iter:
+    record = IterationRecord(coef, value, problem.stop_crit(coef, grad), callback)
+    converged = record.stop_crit <= tol
+    while not converged and record.n_iter < max_iter:
+        stop_crit = record.stop_crit
         # Forcing sequence: a loose model solve far from the optimum, a tight one near it.
         model_tol = max(0.1 * tol, min(0.1, stop_crit) * stop_crit)
         u_new = _minimize_model(
@@ -85,30 +83,22 @@ def solve(
             model_tol,
         )  # fmt: skip
         direction = u_new / scale - coef
+        predicted = _predicted_decrease(problem, coef, grad, direction)
         # As Newton's decrement: a predicted decrease below the precision f is evaluated
         # to (float32 data) cannot be found by any line search; the point is as optimal
         # as the data's precision lets it be, or the solver has failed.
-        if -_predicted_decrease(problem, coef, grad, direction) <= (
-            4 * objective.precision * abs(value)
-        ):
-            converged = problem.converged_when_stalled(stop_crit, tol)
-            break
-        step = _line_search(problem, coef, value, grad, direction)
+        small = -predicted <= 4 * objective.precision * abs(value)
+        step = None if small else backtracking(problem, coef, value, grad, direction, predicted)
         if step is None:
             converged = problem.converged_when_stalled(stop_crit, tol)
             break
         coef, value, grad = step
-        n_iter += 1
-        stop_crit = problem.stop_crit(coef, grad)
-        converged = stop_crit <= tol
-        history.append(value)
-        if callback is not None:
-            callback(IterationInfo(n_iter, value, stop_crit, coef))
-    coef, stop_crit, n_iter, converged = finish_converged(
-        problem, penalty, coef, stop_crit, tol, converged=converged, n_iter=n_iter,
-        max_iter=max_iter, history=history, callback=callback,
-    )  # fmt: skip
-    return SolverResult(coef, n_iter, converged, stop_crit, history)
+        record.add(coef, value, problem.stop_crit(coef, grad))
+        converged = record.stop_crit <= tol
+    converged = finish_converged(
+        problem, penalty, record, tol, converged=converged, max_iter=max_iter
+    )
+    return record.result(converged)
 
 
 def _scaled_hessian(
@@ -181,37 +171,6 @@ def _minimize_model(
         ):
             x = polished
     return x
-
-
-def _line_search(
-    problem: SmoothProblem,
-    coef: np.ndarray,
-    value: float,
-    grad: np.ndarray,
-    direction: np.ndarray,
-) -> tuple[np.ndarray, float, np.ndarray] | None:
-    """Backtracking from the full step until ``F`` drops by a share of the predicted
-    decrease ``g . d + P(coef + d) - P(coef)`` (``P``: the L1 term); None if no step helps.
-    """
-    predicted = _predicted_decrease(problem, coef, grad, direction)
-    if not predicted < 0:
-        return None
-    stop_crit = problem.stop_crit(coef, grad)
-    step = 1.0
-    for _ in range(_MAX_HALVINGS):
-        trial = coef + step * direction
-        trial_smooth, trial_grad = problem.value_grad(trial)
-        trial_value = problem.total_value(trial, trial_smooth)
-        if trial_value <= value + _ARMIJO * step * predicted:
-            return trial, trial_value, trial_grad
-        # Near the optimum the decrease is below rounding; a clear drop of the optimality
-        # measure is then the only measurable sign of a better point.
-        if abs(trial_value - value) <= 1e-14 * abs(value) and (
-            problem.stop_crit(trial, trial_grad) < 0.5 * stop_crit
-        ):
-            return trial, trial_value, trial_grad
-        step *= 0.5
-    return None
 
 
 def _predicted_decrease(problem, coef, grad, direction) -> float:

@@ -56,7 +56,7 @@ import numpy as np
 
 from celr._objective import CoefLayout
 from celr._penalty import ElasticNetPenalty
-from celr.solvers._base import Callback, IterationInfo, SmoothProblem, SolverResult
+from celr.solvers._base import Callback, IterationRecord, SmoothProblem, SolverResult
 from celr.solvers._coordinates import StandardizedCoordinates
 from celr.solvers._protocol import Objective
 from celr.solvers._step_size import expected_smoothness
@@ -417,31 +417,17 @@ def solve(
         With ``state`` (to continue with :func:`update`) and ``validation_history``.
     """
     problem = SmoothProblem(objective, penalty)
-    random_state = random_state or np.random.RandomState()
-    # The state outlives the fit (partial_fit continues from it, model files store it): it
-    # gets a bare layout, not the objective, which holds the training data.
-    layout = CoefLayout(objective.n_classes, objective.n_features, objective.fit_intercept)
-    state = init_state(
-        layout, penalty, objective.remove_invariant(np.asarray(coef0, dtype=np.float64)),
-        sample=objective, n_total=objective.n_samples, learning_rate=learning_rate,
-        schedule=schedule, batch_size=batch_size, average=average, random_state=random_state,
+    state = _fit_state(
+        objective, penalty, coef0, learning_rate=learning_rate, schedule=schedule,
+        batch_size=batch_size, average=average, random_state=random_state,
     )  # fmt: skip
-    state.n_total = state.weight_rows = objective.n_samples
-    state.weight_total = objective.weight_sum
-    steps_per_epoch = -(-objective.n_samples // state.batch_size)
-    adapt = learning_rate is None and schedule == "invsqrt" and average is True
-    if adapt and steps_per_epoch < ADAPT_MAX_STEPS:
-        state.adapting, state.average_start = True, np.inf
-    failures = 0
     coef = state.coef
     value, grad = problem.value_grad(coef)
-    stop_crit = problem.stop_crit(coef, grad)
-    history, validation_history = [value], []
+    record = IterationRecord(coef, value, problem.stop_crit(coef, grad), callback)
     best_score = validation.value(coef) if validation is not None else value
-    if validation is not None:
-        validation_history.append(best_score)
-    best_coef, stale, n_iter, has_diverged, plateau = coef, 0, 0, False, False
-    while n_iter < max_iter:
+    validation_history = [best_score] if validation is not None else []
+    best_coef, stale, failures, has_diverged, plateau = coef, 0, 0, False, False
+    while record.n_iter < max_iter:
         _, has_diverged = update(state, objective)
         if has_diverged:
             break
@@ -450,23 +436,19 @@ def solve(
         # it far above tol until the very end. It is measured once, after the loop.
         with np.errstate(over="ignore", invalid="ignore"):
             value = objective.value(coef) + penalty.value(coef)
-        if diverged(value, history[0]):
+        if diverged(value, record.history[0]):
             has_diverged = True
             coef = best_coef
             state.reset_to(coef)
             break
-        n_iter += 1
-        history.append(value)
-        score = value
+        score = value if validation is None else validation.value(coef)
         if validation is not None:
-            score = validation.value(coef)
             validation_history.append(score)
-        if callback is not None:
-            callback(IterationInfo(n_iter, value, np.nan, coef))  # gradient not measured
+        record.add(coef, value, np.nan)  # gradient not measured
         # While the step adapts its failed epochs are not a plateau.
         adapting = state.adapting
         if adapting:
-            failures = _adapt_step(state, value < history[-2], best_coef, failures)
+            failures = _adapt_step(state, value < record.history[-2], best_coef, failures)
         stale = 0 if adapting else stale + 1 if score > best_score - tol else 0
         if score < best_score:
             best_score, best_coef = score, coef
@@ -477,14 +459,35 @@ def solve(
         coef = best_coef
         state.reset_to(coef)
     if state.adapting:  # partial_fit continues with a decaying step and this average
-        state.end_adaptation(coef, steps_per_epoch)
-    if n_iter:
+        state.end_adaptation(coef, -(-objective.n_samples // state.batch_size))
+    stop_crit = record.stop_crit
+    if record.n_iter:
         stop_crit = problem.stop_crit(coef, problem.value_grad(coef)[1])
-    converged = stop_crit <= tol or plateau
-    return SolverResult(
-        coef, n_iter, converged, stop_crit, history,
-        diverged=has_diverged, validation_history=validation_history, state=state,
+    record.end_at(coef, stop_crit)
+    return record.result(
+        stop_crit <= tol or plateau, diverged=has_diverged,
+        validation_history=validation_history, state=state,
     )  # fmt: skip
+
+
+def _fit_state(objective, penalty, coef0, **options) -> SGDState:
+    """:func:`init_state` for ``fit``: the whole data is one epoch, and a short epoch
+    adapts the automatic step (module docstring)."""
+    # The state outlives the fit (partial_fit continues from it, model files store it): it
+    # gets a bare layout, not the objective, which holds the training data.
+    layout = CoefLayout(objective.n_classes, objective.n_features, objective.fit_intercept)
+    options["random_state"] = options["random_state"] or np.random.RandomState()
+    state = init_state(
+        layout, penalty, objective.remove_invariant(np.asarray(coef0, dtype=np.float64)),
+        sample=objective, n_total=objective.n_samples, **options,
+    )  # fmt: skip
+    state.n_total = state.weight_rows = objective.n_samples
+    state.weight_total = objective.weight_sum
+    steps_per_epoch = -(-objective.n_samples // state.batch_size)
+    automatic = options["learning_rate"] is None and options["schedule"] == "invsqrt"
+    if automatic and options["average"] is True and steps_per_epoch < ADAPT_MAX_STEPS:
+        state.adapting, state.average_start = True, np.inf
+    return state
 
 
 def _adapt_step(state: SGDState, improved: bool, best_coef: np.ndarray, failures: int) -> int:
