@@ -386,11 +386,11 @@ def solve(
 
     After every epoch (one :func:`update` over all rows) the full objective is evaluated
     at the model's coefficients: that is ``history``. The fit ends when the objective (or,
-    with ``validation``, the held-out cross-entropy) has not improved by more than ``tol``
-    for ``n_iter_no_change`` epochs in a row (converged as far as SGD can tell), after
-    ``max_iter`` epochs, or when a fixed learning rate diverges. ``stop_crit`` is then
-    measured as for every other solver, and ``converged`` also holds when it is at most
-    ``tol``.
+    with ``validation``, the held-out cross-entropy) has not reached a new low (beyond its
+    rounding) for ``n_iter_no_change`` epochs in a row (converged as far as SGD can
+    tell), after ``max_iter`` epochs, or when a fixed learning rate diverges.
+    ``stop_crit`` is then measured as for every other solver, and ``converged`` also
+    holds when it is at most ``tol``: ``tol`` means what it means for every solver.
 
     Parameters
     ----------
@@ -400,6 +400,7 @@ def solve(
         Smooth (L2) penalty.
     coef0 : ndarray of shape (n_params,)
     tol : float
+        Bound on the final ``stop_crit`` for ``converged``.
     max_iter : int
         Maximum number of epochs.
     callback : callable, optional
@@ -449,7 +450,8 @@ def solve(
         adapting = state.adapting
         if adapting:
             failures = _adapt_step(state, value < record.history[-2], best_coef, failures)
-        stale = 0 if adapting else stale + 1 if score > best_score - tol else 0
+        # A new low beyond rounding, not tol: tol is the gradient test of every solver.
+        stale = 0 if adapting else stale + 1 if not _new_low(score, best_score, objective) else 0
         if score < best_score:
             best_score, best_coef = score, coef
         if stale >= n_iter_no_change:
@@ -468,6 +470,11 @@ def solve(
         stop_crit <= tol or plateau, diverged=has_diverged,
         validation_history=validation_history, state=state,
     )  # fmt: skip
+
+
+def _new_low(score: float, best_score: float, objective) -> bool:
+    """Whether ``score`` is below ``best_score`` by more than its rounding."""
+    return score < best_score - 4 * objective.precision * abs(best_score)
 
 
 def _fit_state(objective, penalty, coef0, **options) -> SGDState:
