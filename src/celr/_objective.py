@@ -98,7 +98,6 @@ class CoefLayout:
         table = vector.reshape(self.n_scores, -1)
         return (table - table.mean(axis=0)).ravel()
 
-
     # -- softmax's shift invariance -------------------------------------------------------
     def invariant_projector(self) -> np.ndarray | None:
         """Dense projector onto the flat directions of :meth:`remove_invariant`, or None."""
