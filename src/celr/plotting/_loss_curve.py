@@ -9,6 +9,7 @@ from numpy.typing import ArrayLike
 from sklearn.utils.validation import check_is_fitted
 
 from celr.plotting._common import axes_to_draw_on, require_pyplot
+from celr.solvers import is_stochastic
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -141,7 +142,7 @@ class LossCurveDisplay:
             estimator.loss_curve_,
             validation_loss_curve=getattr(estimator, "validation_loss_curve_", None),
             estimator_name=type(estimator).__name__ if name is None else name,
-            unit="epoch" if getattr(estimator, "solver_", None) == "sgd" else "iteration",
+            unit="epoch" if is_stochastic(getattr(estimator, "solver_", None)) else "iteration",
         )
         return display.plot(ax=ax, log_scale=log_scale)
 

@@ -9,6 +9,7 @@ from numpy.typing import ArrayLike
 
 from celr._path import RegularizationPath, regularization_path
 from celr.plotting._common import LINESTYLES, axes_to_draw_on, feature_names, require_pyplot
+from celr.solvers import is_stochastic
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -190,7 +191,8 @@ class RegularizationPathDisplay:
         path = regularization_path(
             X, y, Cs=Cs, l1_ratio=estimator.l1_ratio, sample_weight=sample_weight,
             class_weight=estimator.class_weight, fit_intercept=estimator.fit_intercept,
-            solver="auto" if estimator.solver == "sgd" else estimator.solver,
+            # A path warm starts full-batch fits; a stochastic solver's epochs would not.
+            solver="auto" if is_stochastic(estimator.solver) else estimator.solver,
             tol=estimator.tol, max_iter=estimator.max_iter,
         )  # fmt: skip
         feature_names = list(X.columns) if hasattr(X, "columns") else None

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from celr.solvers import gd, lbfgs, newton, prox_newton, sgd
 from celr.solvers._base import IterationInfo, SolverResult
 
-__all__ = ["SOLVERS", "IterationInfo", "SolverResult", "SolverSpec", "choose_solver"]
+__all__ = [
+    "SOLVERS", "IterationInfo", "SolverResult", "SolverSpec", "choose_solver", "is_stochastic",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,6 @@ class SolverSpec:
     solve: Callable[..., SolverResult]
     #: The method used when the penalty has an L1 part; None if the solver has none.
     solve_l1: Callable[..., SolverResult] | None
-    summary: str
     #: Estimator parameters passed on to ``solve`` as keyword arguments.
     options: tuple[str, ...] = ()
     #: Epochs over shuffled rows: ``max_iter`` counts epochs, ``partial_fit`` and early
@@ -45,28 +46,22 @@ SOLVERS: dict[str, SolverSpec] = {
         "lbfgs",
         lbfgs.solve,
         lbfgs.solve,
-        "scipy's L-BFGS-B on implicitly standardised coefficients (split weights for L1)",
     ),
     "newton": SolverSpec(
         "newton",
         newton.solve,
         prox_newton.solve,
-        "Newton with line search: Cholesky on the exact Hessian when small, CG otherwise; "
-        "proximal Newton for L1",
     ),
     "gd": SolverSpec(
         "gd",
         gd.solve,
         gd.solve,
-        "full-batch (proximal) gradient descent: a fixed step, or a line search in "
-        "standardised units",
         options=("learning_rate",),
     ),
     "sgd": SolverSpec(
         "sgd",
         sgd.solve,
         None,
-        "mini-batch SGD with a decaying step and iterate averaging; partial_fit",
         options=(
             "learning_rate",
             "schedule",
@@ -100,6 +95,17 @@ def choose_solver(*, n_params: int, l1_ratio: float) -> str:
     if n_params <= newton.EXACT_HESSIAN_MAX_PARAMS:
         return "newton"
     return "lbfgs"
+
+
+def is_stochastic(name: str | None) -> bool:
+    """Whether ``name`` is a registered stochastic solver (epochs, ``partial_fit``).
+
+    Examples
+    --------
+    >>> is_stochastic("sgd"), is_stochastic("newton"), is_stochastic(None)
+    (True, False, False)
+    """
+    return name in SOLVERS and SOLVERS[name].stochastic
 
 
 def check_solver_supports(name: str, l1_ratio: float) -> None:
