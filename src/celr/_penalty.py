@@ -86,8 +86,11 @@ class ElasticNetPenalty:
         """Diagonal (and only non-zero part) of the L2 part's Hessian."""
         return np.where(self.penalized, self.l2_strength, 0.0)
 
-    def prox(self, coef: np.ndarray, step: float) -> np.ndarray:
+    def prox(self, coef: np.ndarray, step: float, scale: np.ndarray | float = 1.0) -> np.ndarray:
         """Proximal operator of ``step * l1 * ||W||_1``: soft-thresholding of W.
+
+        With ``scale``, of the same term in the units ``coef * scale`` (the standardised
+        coordinates of gradient descent, :mod:`celr.solvers.gd`).
 
         Examples
         --------
@@ -96,7 +99,7 @@ class ElasticNetPenalty:
         >>> pen.prox(np.array([0.5, -2.0, 5.0]), step=1.0).tolist()
         [0.0, -1.0, 5.0]
         """
-        return soft_threshold(coef, step * self.l1_weights())
+        return soft_threshold(coef, step * self.l1_weights(scale))
 
     def subdiff_distance(self, coef: np.ndarray, smooth_grad: np.ndarray) -> np.ndarray:
         """Per-entry distance of ``-smooth_grad`` to the subdifferential of the L1 part.

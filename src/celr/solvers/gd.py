@@ -13,7 +13,7 @@ objective (data term plus L2 penalty). Two ways to choose ``eta``:
   of the inverse curvature and halved until a non-monotone Armijo condition holds.
 
 With an L1 part the update is the proximal gradient step
-``theta <- soft_threshold(theta - eta * grad f, eta * l1)`` (ISTA; with the
+``theta <- prox(theta - eta * grad f, eta)``, soft-thresholding by ``eta * l1`` (ISTA; with the
 Barzilai-Borwein steps and the non-monotone test, SpaRSA of Wright, Nowak & Figueiredo
 2009), which gives exact zeros.
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from celr._penalty import soft_threshold
 from celr.solvers._base import Callback, IterationRecord, SmoothProblem, SolverResult
 from celr.solvers._coordinates import StandardizedCoordinates
 from celr.solvers._support import finish_converged
@@ -116,8 +115,8 @@ def solve(
         coords = StandardizedCoordinates.identity(objective)
     coef0 = np.asarray(coef0, dtype=np.float64)
     u = coords.from_coef(objective.remove_invariant(coef0) if penalty.is_smooth else coef0)
-    # The L1 weights in u's units: |w_j| = |v_j| / scale_j.
-    step_toward_zero = penalty.l1_weights(problem.param_scale if learning_rate is None else 1.0)
+    # The L1 term in u's units: |w_j| = |v_j| / scale_j.
+    u_scale = problem.param_scale if learning_rate is None else 1.0
     coef = coords.to_coef(u)
     smooth_value, grad = problem.value_grad(coef)
     value = problem.total_value(coef, smooth_value)
@@ -132,9 +131,7 @@ def solve(
         while record.stop_crit > tol and record.n_iter < max_iter:
             if learning_rate is None:
                 reference = max(record.history[-NONMONOTONE_MEMORY:])
-                accepted = _backtrack(
-                    problem, coords, u, reference, grad_u, step, step_toward_zero
-                )
+                accepted = _backtrack(problem, coords, u, reference, grad_u, step, u_scale)
                 if accepted is None:
                     stalled = True
                     break
@@ -143,7 +140,7 @@ def solve(
                 step = _barzilai_borwein(new_u - u, new_grad_u - grad_u, step)
                 u, grad_u = new_u, new_grad_u
             else:
-                u = soft_threshold(u - step * grad_u, step * step_toward_zero)
+                u = penalty.prox(u - step * grad_u, step, u_scale)
                 coef = coords.to_coef(u)
                 smooth_value, grad = problem.value_grad(coef)
                 value = problem.total_value(coef, smooth_value)
@@ -194,11 +191,11 @@ def _barzilai_borwein(u_change: np.ndarray, grad_change: np.ndarray, step: float
     return step * STEP_GROWTH
 
 
-def _backtrack(problem, coords, u, reference, grad_u, step, l1_weights):
+def _backtrack(problem, coords, u, reference, grad_u, step, u_scale):
     """Halve the step until ``F(u+) <= reference - ARMIJO |u+ - u|^2 / step``, where
     ``u+`` is the (proximal) gradient step; None if it never does."""
     for _ in range(MAX_BACKTRACKS):
-        trial_u = soft_threshold(u - step * grad_u, step * l1_weights)
+        trial_u = problem.penalty.prox(u - step * grad_u, step, u_scale)
         trial_coef = coords.to_coef(trial_u)
         trial_smooth, trial_grad = problem.value_grad(trial_coef)
         trial_value = problem.total_value(trial_coef, trial_smooth)
