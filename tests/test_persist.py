@@ -215,7 +215,7 @@ def test_private_types_of_fitted_models_are_saved(tmp_path):
         save(fitted(name)[0], tmp_path / "m.skops")
         types |= set(skops.io.get_untrusted_types(file=tmp_path / "m.skops"))
     assert {
-        "celr.solvers.sgd.SGDState",
+        "celr.solvers._sgd_state.SGDState",
         "celr._objective.CoefLayout",
         "celr._penalty.ElasticNetPenalty",
         "celr.solvers._coordinates.StandardizedCoordinates",
