@@ -24,6 +24,8 @@ penalty), so it is left out; its default 'admm' is timed on the smaller size onl
     python benchmarks/dask_fit.py                   # about ten minutes on 2 cores
     python benchmarks/dask_fit.py --rows 2000000    # a quicker look
     python benchmarks/dask_fit.py --address tcp://scheduler:8786   # an existing cluster
+
+celr's traces come from scikit-learn's callback API (``set_callbacks``, scikit-learn >= 1.9).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import argparse
 import threading
 import time
 import warnings
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import cloudpickle
@@ -46,9 +48,7 @@ from distributed import Client, LocalCluster, wait
 from objective import objective_value
 from report import markdown_table, write_atomic
 
-import celr._estimator
 from celr import CrossEntropyLogisticRegression
-from celr._progress import FitMonitor
 
 C = 1.0
 TARGET_GAP = 1e-6
@@ -106,25 +106,42 @@ class PeakMemory:
         self.mb = (self.peak - self.base) / 2**20
 
 
+class IterationTrace:
+    """A scikit-learn callback (``sklearn.callback.FitCallback``, scikit-learn >= 1.9): the
+    time and the objective at the end of every iteration of a celr fit.
+
+    The objective is the solver's own value, which celr's model at the end of each
+    iteration task carries as ``loss_curve_[-1]``: nothing is evaluated for the trace.
+    """
+
+    def __init__(self):
+        self.points = []
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        # The iteration tasks, not the fit's own (root) task nor the last, empty one.
+        if context.task_name != "fit" and fitted_estimator is not None:
+            self.points.append((time.perf_counter(), float(fitted_estimator.loss_curve_[-1])))
+
+
 def fit_celr(X, y, solver: str, tol: float = 1e-8):
     """A celr fit with the time and objective of every iteration (solver's own values)."""
-    trace = []
-
-    class Recording(FitMonitor):
-        def __call__(self, info):
-            trace.append((time.perf_counter(), info.objective))
-            super().__call__(info)
-
-    celr._estimator.FitMonitor = Recording
-    try:
-        with PeakMemory() as memory:
-            start = time.perf_counter()
-            model = CrossEntropyLogisticRegression(C=C, solver=solver, tol=tol).fit(X, y)
-            total = time.perf_counter() - start
-    finally:
-        celr._estimator.FitMonitor = FitMonitor
-    trace = [(t - start, f) for t, f in trace]
-    return model.coef_, model.intercept_, total, trace, memory.mb, model.n_iter_
+    trace = IterationTrace()
+    model = CrossEntropyLogisticRegression(C=C, solver=solver, tol=tol).set_callbacks(trace)
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        model.fit(X, y)
+        total = time.perf_counter() - start
+    points = [(t - start, f) for t, f in trace.points]
+    return model.coef_, model.intercept_, total, points, memory.mb, model.n_iter_
 
 
 def fit_dask_ml(X, y, solver: str):
@@ -195,6 +212,13 @@ def _fmt_to_gap(seconds: float | None) -> str:
     return f"<= {-seconds:.1f} s" if seconds < 0 else f"{seconds:.1f} s"
 
 
+def _installed(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:  # --skip-dask-ml without dask-ml
+        return "not installed"
+
+
 def report(rows: list[dict], args, dashboard: str) -> str:
     header = ["contender", "rows", f"time to gap {TARGET_GAP:g}", "total time", "final gap",
               "iterations / evaluations", "client peak memory"]  # fmt: skip
@@ -222,7 +246,7 @@ def report(rows: list[dict], args, dashboard: str) -> str:
         "RSS of the fitting process above its level before the fit.",
         "",
         f"dask {dask.__version__}, distributed {distributed.__version__}, dask-ml "
-        f"{version('dask-ml')}; {psutil.cpu_count()} cores, "
+        f"{_installed('dask-ml')}; {psutil.cpu_count()} cores, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GB.",
         "",
     ])  # fmt: skip

@@ -16,6 +16,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from celr._callbacks import (
+    CallbackSupportMixin,
+    fit_task,
+    iteration_tasks,
+    reports_to_callbacks,
+)
 from celr._column_stats import weighted_center_scale
 from celr._dask import dask_objective, is_dask_collection, predict_dask
 from celr._inference import information, likelihood
@@ -40,7 +46,7 @@ from celr.solvers.sgd import SCHEDULES
 
 
 class CrossEntropyLogisticRegression(
-    ClassifierMixin, InferenceMixin, PartialFitMixin, BaseEstimator
+    ClassifierMixin, InferenceMixin, PartialFitMixin, CallbackSupportMixin, BaseEstimator
 ):
     """Logistic regression fitted by minimising the mean cross-entropy loss.
 
@@ -91,8 +97,7 @@ class CrossEntropyLogisticRegression(
         distance of ``-gradient`` to the subdifferential) is at most ``tol``. The
         objective is a mean, so ``tol`` does not depend on the number of rows.
         ``'sgd'`` also stops when the objective (held-out cross-entropy with
-        ``early_stopping``) has not improved by more than ``tol`` for
-        ``n_iter_no_change`` epochs.
+        ``early_stopping``) has reached no new low for ``n_iter_no_change`` epochs.
     max_iter : int, default=1000
         Maximum number of solver iterations (epochs for ``'sgd'``).
     class_weight : dict, 'balanced' or None, default=None
@@ -256,6 +261,7 @@ class CrossEntropyLogisticRegression(
 
     # -- fitting --------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
+    @reports_to_callbacks  # fit opens and ends a task of scikit-learn's callbacks
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None):
         """Fit the model by minimising the objective of the class docstring.
 
@@ -275,6 +281,7 @@ class CrossEntropyLogisticRegression(
         self : CrossEntropyLogisticRegression
             The fitted estimator.
         """
+        task = fit_task(self, X, y, sample_weight)  # scikit-learn's callbacks (celr._callbacks)
         if self.l1_ratio != 0 and self.solver != "auto":
             check_solver_supports(self.solver, self.l1_ratio)
         if is_dask_collection(X):
@@ -282,7 +289,7 @@ class CrossEntropyLogisticRegression(
             self.solver_ = self._solver_name(objective.n_params)
             spec = SOLVERS[self.solver_]
             options = self._solver_options(spec, None)
-            return self._fit_objective(objective, spec, options, objective.X.dtype)
+            return task.end(self._fit_objective(objective, spec, options, objective.X.dtype))
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES)
         y_codes, weights = self._encode_targets(X, y, sample_weight)
         layout = CoefLayout(len(self.classes_), X.shape[1], self.fit_intercept)
@@ -319,7 +326,7 @@ class CrossEntropyLogisticRegression(
             n_threads=thread_budget(), center_scale=center_scale,
         )  # fmt: skip
         del weights  # the objective holds them normalised: one n-sized array, not two
-        return self._fit_objective(objective, spec, options, dtype, offsets)
+        return task.end(self._fit_objective(objective, spec, options, dtype, offsets))
 
     def _fit_objective(
         self,
@@ -367,7 +374,8 @@ class CrossEntropyLogisticRegression(
         """Run the solver; on Ctrl-C, return the best point it reached."""
         coef0 = self._initial_coef(objective, offsets)
         unit = "epoch" if spec.stochastic else "iter"
-        monitor = FitMonitor(coef0, self.verbose, spec.name, unit)
+        tasks = iteration_tasks(self, objective, penalty, offsets, coef0, f"{spec.name}-{unit}")
+        monitor = FitMonitor(coef0, self.verbose, spec.name, unit, tasks=tasks)
         try:
             return spec.solve_for(penalty)(
                 objective, penalty, coef0, tol=self.tol, max_iter=self.max_iter,

@@ -4,7 +4,8 @@ Every solver calls ``callback(IterationInfo)`` after each iteration. :class:`Fit
 is that callback for every fit: it keeps a copy of the best weights seen, so that an
 interrupted fit (Ctrl-C) ends with them instead of nothing, and it draws what the user
 asked for: a tqdm progress bar (``verbose=1``, or inside :func:`show_progress`), or one
-printed line per iteration (``verbose >= 2``).
+printed line per iteration (``verbose >= 2``). It also forwards each iteration to
+scikit-learn's callbacks (:mod:`celr._callbacks`), when the estimator has some.
 """
 
 from __future__ import annotations
@@ -63,15 +64,22 @@ class FitMonitor:
         The bar's label (e.g. the solver's name).
     unit : str
         What one step is ("iter" or "epoch").
+    tasks : callable, optional
+        Called with each :class:`IterationInfo` after the monitor's own book-keeping, and
+        its ``close()`` at the end: the fit's scikit-learn callback sub-tasks
+        (:class:`celr._callbacks.IterationTasks`).
     """
 
-    def __init__(self, coef0: np.ndarray, verbose: int, description: str, unit: str) -> None:
+    def __init__(
+        self, coef0: np.ndarray, verbose: int, description: str, unit: str, tasks=None
+    ) -> None:
         self.best_coef = np.array(coef0, dtype=np.float64)
         self.best_objective = np.inf
         self.best_stop_crit = np.nan
         self.history: list[float] = []
         self.n_iter = 0
         self.verbose = verbose
+        self.tasks = tasks
         delay = 0.0 if verbose == 1 else _PROGRESS_DELAY.get()
         self.bar = None
         if delay is not None and verbose < 2:
@@ -103,6 +111,8 @@ class FitMonitor:
             if np.isfinite(info.stop_crit):
                 measured = f"  gradient max-norm {info.stop_crit:.3e}"
             print(f"[celr] iter {info.n_iter:4d}  objective {info.objective:.12g}{measured}")
+        if self.tasks is not None:
+            self.tasks(info)
 
     def interrupted_result(self) -> SolverResult:
         """The best point seen, as the result of a fit stopped by Ctrl-C."""
@@ -118,3 +128,5 @@ class FitMonitor:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+        if self.tasks is not None:
+            self.tasks.close()
