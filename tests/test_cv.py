@@ -8,12 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import sklearn
 from sklearn.base import clone
-from sklearn.metrics import log_loss
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.exceptions import UnsetMetadataPassedError
+from sklearn.metrics import get_scorer, log_loss
+from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import check_fit2d_1feature
 
 from celr import (
     CrossEntropyLogisticRegression,
@@ -361,6 +364,161 @@ def test_class_weight_is_used():
     direct = CrossEntropyLogisticRegression(C=1.0, class_weight={0: 1.0, 1: 1.0, 2: 10.0})
     np.testing.assert_array_equal(model.coef_, direct.fit(X, y).coef_)
     assert np.max(np.abs(model.coef_ - fitted("wine_scaled").coef_)) > 1e-2
+
+
+# -- groups and metadata routing -----------------------------------------------------------
+
+# wine's rows are sorted by class, so i % 6 puts every class in every group, and so in every
+# training fold of GroupKFold(3).
+WINE_GROUPS = np.arange(178) % 6
+# With a one-C grid each fold's fit is a cold start: the same computation as the direct
+# fit below, so the scores differ only by the rounding of the log-loss, a few ulp of
+# |log p| < 20 (or of a squared error < 2) per row, < 1e-13 in the mean.
+SCORE_ATOL = 1e-12
+
+
+def held_out_mean_log_p(X, y, train, test, C, fit_weight=None, score_weight=None):
+    """-log-loss on ``test`` of a direct fit on ``train``, from predict_proba."""
+    direct = CrossEntropyLogisticRegression(C=C).fit(X[train], y[train], sample_weight=fit_weight)
+    proba = direct.predict_proba(X[test])
+    log_p = np.log(proba[np.arange(len(test)), np.searchsorted(direct.classes_, y[test])])
+    return np.average(log_p, weights=score_weight)
+
+
+def wine_weights():
+    return np.random.default_rng(0).uniform(0.2, 3.0, 178)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_group_kfold_scores_are_a_loop_over_its_splits(weighted):
+    X, y = dataset("wine_scaled")
+    weight = wine_weights() if weighted else None
+    model = CrossEntropyLogisticRegressionCV(Cs=[0.3], cv=GroupKFold(3))
+    model.fit(X, y, sample_weight=weight, groups=WINE_GROUPS)
+    splits = list(GroupKFold(3).split(X, y, WINE_GROUPS))
+    assert model.scores_.shape == (3, 1, 1)
+    for k, (train, test) in enumerate(splits):
+        assert set(WINE_GROUPS[train]).isdisjoint(WINE_GROUPS[test])
+        fit_w, score_w = (None, None) if weight is None else (weight[train], weight[test])
+        expected = held_out_mean_log_p(X, y, train, test, 0.3, fit_w, score_w)
+        assert model.scores_[k, 0, 0] == pytest.approx(expected, rel=0, abs=SCORE_ATOL)
+
+
+def test_routing_enabled_routes_groups_and_requested_weights():
+    X, y = dataset("wine_scaled")
+    weight, data = wine_weights(), {"groups": WINE_GROUPS}
+    plain = CrossEntropyLogisticRegressionCV(Cs=CS, cv=GroupKFold(3))
+    plain.fit(X, y, sample_weight=weight, **data)
+    with sklearn.config_context(enable_metadata_routing=True):
+        asks = get_scorer("neg_log_loss").set_score_request(sample_weight=True)
+        routed = CrossEntropyLogisticRegressionCV(Cs=CS, cv=GroupKFold(3), scoring=asks)
+        routed.fit(X, y, sample_weight=weight, **data)
+        refuses = get_scorer("neg_log_loss").set_score_request(sample_weight=False)
+        unweighted_scores = CrossEntropyLogisticRegressionCV(
+            Cs=[0.3], cv=GroupKFold(3), scoring=refuses
+        ).fit(X, y, sample_weight=weight, **data)
+        # As LogisticRegressionCV: a scorer that did not say whether it wants the weights.
+        with pytest.raises(UnsetMetadataPassedError, match="sample_weight"):
+            CrossEntropyLogisticRegressionCV(Cs=CS, cv=GroupKFold(3)).fit(
+                X, y, sample_weight=weight, **data
+            )
+        with pytest.raises(TypeError, match="groups"):  # StratifiedKFold does not ask
+            CrossEntropyLogisticRegressionCV(Cs=CS, cv=3).fit(X, y, **data)
+        with pytest.raises(TypeError, match="not routed"):
+            CrossEntropyLogisticRegressionCV(Cs=CS, cv=3).fit(X, y, bogus=WINE_GROUPS)
+    # The same computation as without routing.
+    np.testing.assert_array_equal(routed.scores_, plain.scores_)
+    np.testing.assert_array_equal(routed.coef_, plain.coef_)
+    for k, (train, test) in enumerate(GroupKFold(3).split(X, y, WINE_GROUPS)):
+        expected = held_out_mean_log_p(X, y, train, test, 0.3, fit_weight=weight[train])
+        assert unweighted_scores.scores_[k, 0, 0] == pytest.approx(expected, abs=SCORE_ATOL)
+
+
+def test_set_fit_request_routes_weights_and_groups_through_a_pipeline():
+    X, y = dataset("wine")
+    weight = wine_weights()
+    direct = CrossEntropyLogisticRegressionCV(Cs=CS, cv=GroupKFold(3)).fit(
+        StandardScaler().fit_transform(X), y, sample_weight=weight, groups=WINE_GROUPS
+    )
+    with sklearn.config_context(enable_metadata_routing=True):
+        routing = CrossEntropyLogisticRegressionCV(cv=GroupKFold(3)).get_metadata_routing()
+        assert routing.consumes("fit", ["groups", "sample_weight"]) == {"groups"}
+        with pytest.raises(TypeError, match="groups"):  # the splitter's, not the model's
+            CrossEntropyLogisticRegressionCV().set_fit_request(groups=True)
+        scorer = get_scorer("neg_log_loss").set_score_request(sample_weight=True)
+        model = CrossEntropyLogisticRegressionCV(Cs=CS, cv=GroupKFold(3), scoring=scorer)
+        pipe = make_pipeline(
+            StandardScaler().set_fit_request(sample_weight=False),
+            model.set_fit_request(sample_weight=True),
+        ).fit(X, y, sample_weight=weight, groups=WINE_GROUPS)
+    np.testing.assert_array_equal(pipe[-1].scores_, direct.scores_)
+    np.testing.assert_array_equal(pipe[-1].coef_, direct.coef_)
+
+
+@pytest.mark.parametrize("routing", [False, True])
+def test_metadata_errors(routing):
+    X, y = dataset("iris")
+    model = CrossEntropyLogisticRegressionCV(Cs=[1.0], cv=GroupKFold(3))
+    with sklearn.config_context(enable_metadata_routing=routing):
+        with pytest.raises(ValueError, match="groups has 149 entries but X has 150 rows"):
+            model.fit(X, y, groups=np.arange(149) % 5)
+        with pytest.raises(ValueError, match="groups"):  # GroupKFold needs them
+            model.fit(X, y)
+        # A class in one group only: its fold's training rows lack it.
+        with pytest.raises(ValueError, match=r"Training fold \d has no row of class"):
+            model.fit(X, y, groups=y)
+    if not routing:  # as LogisticRegressionCV: other metadata only with routing
+        with pytest.raises(ValueError, match="enable_metadata_routing"):
+            model.fit(X, y, groups=np.arange(150) % 5, bogus=y)
+
+
+def test_fit_modifies_nothing_it_is_given():
+    X, y = dataset("wine_scaled")
+    weight = np.random.default_rng(0).integers(1, 4, 178)  # ints: converted, on a copy
+    groups = WINE_GROUPS.copy()
+    splits = list(GroupKFold(3).split(X, y, groups))
+    given = [X.copy(), y.copy(), weight.copy(), groups.copy()]
+    splits_given = [(train.copy(), test.copy()) for train, test in splits]
+    scorer = get_scorer("neg_log_loss")
+    for cv in (GroupKFold(3), splits):
+        model = CrossEntropyLogisticRegressionCV(Cs=CS, cv=cv, scoring=scorer)
+        params = model.get_params(deep=False)
+        model.fit(X, y, sample_weight=weight, groups=groups)
+        assert model.get_params(deep=False) == params
+    for before, after in zip(given, [X, y, weight, groups], strict=True):
+        np.testing.assert_array_equal(after, before)
+        assert after.dtype == before.dtype
+    for (train, test), (train0, test0) in zip(splits, splits_given, strict=True):
+        np.testing.assert_array_equal(train, train0)
+        np.testing.assert_array_equal(test, test0)
+    assert scorer._kwargs == {}  # the classes went to a copy of the scorer
+
+
+# -- held-out folds lacking classes ---------------------------------------------------------
+
+
+def test_passes_check_fit2d_1feature_with_the_default_five_folds():
+    # Its 10 rows are 7 of class 1 and 3 of class 2: two held-out folds have class 1 only.
+    check_fit2d_1feature("CrossEntropyLogisticRegressionCV", CrossEntropyLogisticRegressionCV())
+
+
+@pytest.mark.parametrize("scoring", ["neg_log_loss", "neg_brier_score"])
+def test_scores_held_out_folds_lacking_classes(scoring):
+    X, y = dataset("iris")  # sorted by class, 50 rows each
+    everything = np.arange(150)
+    tests = [np.arange(0, 30), np.arange(30, 90), np.arange(90, 140)]  # 1, 2, 2 classes
+    cv = [(np.setdiff1d(everything, test), test) for test in tests]
+    model = CrossEntropyLogisticRegressionCV(Cs=[1.0], cv=cv, scoring=scoring).fit(X, y)
+    for k, (train, test) in enumerate(cv):
+        proba = (
+            CrossEntropyLogisticRegression(C=1.0).fit(X[train], y[train]).predict_proba(X[test])
+        )
+        onehot = y[test][:, None] == np.arange(3)
+        if scoring == "neg_log_loss":
+            expected = np.mean(np.log(proba[onehot]))
+        else:  # three classes: the multi-class Brier score, not halved
+            expected = -np.mean(np.sum((proba - onehot) ** 2, axis=1))
+        assert model.scores_[k, 0, 0] == pytest.approx(expected, rel=0, abs=SCORE_ATOL)
 
 
 # -- bad input ------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import inspect
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -12,8 +14,21 @@ from sklearn.base import _fit_context, clone
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metadata_routing import (
+    UNUSED,
+    MetadataRouter,
+    MethodMapping,
+    _raise_for_params,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import (
+    _check_method_params,
+    _check_sample_weight,
+    _num_samples,
+    validate_data,
+)
 
 from celr._estimator import CrossEntropyLogisticRegression
 from celr._path import c_grid, warm_path
@@ -47,7 +62,10 @@ class CrossEntropyLogisticRegressionCV(CrossEntropyLogisticRegression):
         As in scikit-learn: None is 5-fold ``StratifiedKFold``, an int that many folds.
     scoring : str or callable, default='neg_log_loss'
         Scorer for the held-out folds (greater is better), as in ``GridSearchCV``;
-        ``sample_weight`` given to ``fit`` is passed to it.
+        ``sample_weight`` given to ``fit`` is passed to it (with metadata routing
+        enabled, only if the scorer requests it, as in ``LogisticRegressionCV``).
+        A metric taking ``labels`` (log-loss, Brier score) is given all the classes of
+        ``y``, so a held-out fold may lack some.
     refit : bool, default=True
         Refit on all the data with the best ``C`` and ``l1_ratio``. If False, the model
         is the mean of the folds' coefficients at the best pair.
@@ -97,7 +115,19 @@ class CrossEntropyLogisticRegressionCV(CrossEntropyLogisticRegression):
     (5, 2, 5)
     >>> float(model.C_) in model.Cs_, model.l1_ratio_ in (0.0, 1.0)
     (True, True)
+
+    Folds that keep groups of rows together:
+
+    >>> import numpy as np
+    >>> from sklearn.model_selection import GroupKFold
+    >>> groups = np.arange(len(y)) // 10
+    >>> grouped = CrossEntropyLogisticRegressionCV(Cs=3, cv=GroupKFold(4))
+    >>> grouped.fit(X, y, groups=groups).scores_.shape
+    (4, 1, 3)
     """
+
+    # ``groups`` is for the splitter (see get_metadata_routing), not requested by self.
+    __metadata_request__fit: ClassVar[dict] = {"groups": UNUSED}
 
     _parameter_constraints: ClassVar[dict] = {
         "Cs": [Interval(Integral, 1, None, closed="left"), "array-like"],
@@ -147,7 +177,14 @@ class CrossEntropyLogisticRegressionCV(CrossEntropyLogisticRegression):
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None):
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        groups: ArrayLike | None = None,
+        **params,
+    ):
         """Cross-validate the grid of ``C`` and ``l1_ratios``, then refit.
 
         Parameters
@@ -155,43 +192,101 @@ class CrossEntropyLogisticRegressionCV(CrossEntropyLogisticRegression):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
-            Row weights, in every fit and in the held-out scores.
+            Row weights, in every fit and in the held-out scores (with metadata routing
+            enabled, in the scores only if the scorer requests them).
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the rows for ``cv``'s ``split`` (``GroupKFold``...); taken
+            without metadata routing too, as by ``GridSearchCV`` and ``RFECV``.
+        **params : dict
+            Other metadata for the splitter and the scorer, with metadata routing only.
 
         Returns
         -------
         self : CrossEntropyLogisticRegressionCV
         """
+        _raise_for_params(params, self, "fit")
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES)
         check_classification_targets(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
+        split_params, score_params = self._routed_params(X, sample_weight, groups, params)
         self.l1_ratios_ = self._checked_l1_ratios()
         self.Cs_ = c_grid(
             self.Cs, X, y, l1_ratio=float(self.l1_ratios_.max()), sample_weight=sample_weight,
             class_weight=self.class_weight, fit_intercept=self.fit_intercept,
         )  # fmt: skip
-        folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
-        scorer = check_scoring(self._path_estimator(0.0), scoring=self.scoring)
+        folds = list(check_cv(self.cv, y, classifier=True).split(X, y, **split_params))
+        classes = np.unique(y)
+        _check_training_folds(folds, y, classes)
+        scorer = _with_labels(self._scorer(), classes)
         tasks = [(fold, l1_ratio) for fold in folds for l1_ratio in self.l1_ratios_]
         paths = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
             delayed(_fold_path)(
                 self._path_estimator(l1_ratio), X, y, sample_weight, train, test, self.Cs_,
-                scorer,
+                scorer, score_params,
             )
             for (train, test), l1_ratio in tasks
         )  # fmt: skip
-        shape = (len(folds), len(self.l1_ratios_), len(self.Cs_))
-        self.scores_ = np.array([scores for scores, _, _ in paths]).reshape(shape)
-        self.n_iter_paths_ = np.array([n_iter for _, _, n_iter in paths]).reshape(shape)
-        self.coefs_paths_ = np.array([coefs for _, coefs, _ in paths])
-        self.coefs_paths_ = self.coefs_paths_.reshape(shape + self.coefs_paths_.shape[2:])
+        self._store_paths(paths, len(folds))
         best_l1, best_c = self._best_pair()
         self.C_, self.l1_ratio_ = float(self.Cs_[best_c]), float(self.l1_ratios_[best_l1])
         self.cv_results_ = self._results_table()
         self._fit_final(X, y, sample_weight, best_l1, best_c)
         return self
+
+    def get_metadata_routing(self) -> MetadataRouter:
+        """Get the metadata routing of this object, as ``LogisticRegressionCV``'s.
+
+        ``fit`` routes metadata to ``cv``'s ``split`` and to the scorer's ``score``
+        (see scikit-learn's metadata routing user guide); ``sample_weight`` is also
+        always used by the fits themselves.
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        return (
+            MetadataRouter(owner=self)
+            .add_self_request(self)
+            .add(
+                splitter=self.cv,
+                method_mapping=MethodMapping().add(caller="fit", callee="split"),
+            )
+            .add(
+                scorer=self._scorer(),
+                method_mapping=MethodMapping().add(caller="fit", callee="score"),
+            )
+        )
+
+    def _store_paths(self, paths, n_folds: int) -> None:
+        shape = (n_folds, len(self.l1_ratios_), len(self.Cs_))
+        self.scores_ = np.array([scores for scores, _, _ in paths]).reshape(shape)
+        self.n_iter_paths_ = np.array([n_iter for _, _, n_iter in paths]).reshape(shape)
+        self.coefs_paths_ = np.array([coefs for _, coefs, _ in paths])
+        self.coefs_paths_ = self.coefs_paths_.reshape(shape + self.coefs_paths_.shape[2:])
+
+    def _scorer(self):
+        # None is the estimator's score, accuracy: as a scorer, it can request metadata.
+        scoring = "accuracy" if self.scoring is None else self.scoring
+        return check_scoring(self._path_estimator(0.0), scoring=scoring)
+
+    def _routed_params(self, X, sample_weight, groups, params) -> tuple[dict, dict]:
+        """Metadata for ``cv.split`` and the scorer, as ``LogisticRegressionCV`` routes
+        it; without routing, ``groups`` to the splitter, ``sample_weight`` to the scorer."""
+        if groups is not None and _num_samples(groups) != X.shape[0]:
+            raise ValueError(
+                f"groups has {_num_samples(groups)} entries but X has {X.shape[0]} rows; "
+                "it needs one group label per row."
+            )
+        if _routing_enabled():
+            extra = {} if groups is None else {"groups": groups}
+            routed = process_routing(self, "fit", sample_weight=sample_weight, **params, **extra)
+            return dict(routed["splitter"]["split"]), dict(routed["scorer"]["score"])
+        split_params = {} if groups is None else {"groups": groups}
+        score_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return split_params, score_params
 
     def _stochastic(self) -> bool:
         raise AttributeError(
@@ -270,10 +365,37 @@ class CrossEntropyLogisticRegressionCV(CrossEntropyLogisticRegression):
         return self.C_, self.l1_ratio_
 
 
-def _fold_path(estimator, X, y, sample_weight, train, test, Cs, scorer):
+def _check_training_folds(folds, y, classes) -> None:
+    """Every class in every training fold: else the folds' models are not comparable."""
+    for k, (train, _) in enumerate(folds):
+        missing = np.setdiff1d(classes, y[train])
+        if missing.size:
+            raise ValueError(
+                f"Training fold {k} has no row of class(es) {missing.tolist()}; every class "
+                "must be in every training fold (e.g. use StratifiedKFold or "
+                "StratifiedGroupKFold)."
+            )
+
+
+def _with_labels(scorer, classes):
+    """The scorer, its metric given ``labels=classes`` if it takes ``labels`` (as
+    LogisticRegressionCV does): a held-out fold may lack classes the model predicts."""
+    kwargs = getattr(scorer, "_kwargs", None)
+    try:
+        takes_labels = "labels" in inspect.signature(scorer._score_func).parameters
+    except (AttributeError, TypeError, ValueError):  # not a metric's scorer
+        return scorer
+    if kwargs is None or "labels" in kwargs or not takes_labels:
+        return scorer
+    scorer = copy.copy(scorer)  # the caller's scorer is left as it is
+    scorer._kwargs = {**kwargs, "labels": classes}
+    return scorer
+
+
+def _fold_path(estimator, X, y, sample_weight, train, test, Cs, scorer, score_params):
     """Scores, coefficients (intercept last) and iterations along one fold's path."""
     fit_weight = None if sample_weight is None else sample_weight[train]
-    score_kwargs = {} if sample_weight is None else {"sample_weight": sample_weight[test]}
+    score_kwargs = _check_method_params(X, params=score_params, indices=test)
     X_train, y_train, X_test, y_test = X[train], y[train], X[test], y[test]
     scores, coefs, n_iter = [], [], []
     for fitted in warm_path(clone(estimator), X_train, y_train, Cs, fit_weight):
