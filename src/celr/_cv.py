@@ -31,8 +31,8 @@ from sklearn.utils.validation import (
 )
 
 from celr._estimator import CrossEntropyLogisticRegression
+from celr._inputs import FLOAT_DTYPES
 from celr._path import c_grid, warm_path
-from celr._stochastic import FLOAT_DTYPES
 from celr.solvers import SOLVERS
 
 _FULL_BATCH_SOLVERS = {name for name, spec in SOLVERS.items() if not spec.stochastic}
@@ -341,11 +341,7 @@ class CrossEntropyLogisticRegressionCV(CrossEntropyLogisticRegression):
     def _fit_final(self, X, y, sample_weight, best_l1: int, best_c: int) -> None:
         final = self._path_estimator(self.l1_ratio_).set_params(C=self.C_)
         if self.refit:
-            final.fit(X, y, sample_weight=sample_weight)
-            for name in ("classes_", "coef_", "intercept_", "n_iter_", "stop_crit_",
-                         "loss_curve_", "validation_loss_curve_", "solver_",
-                         "_likelihood", "_information", "_centered_model"):  # fmt: skip
-                setattr(self, name, getattr(final, name))
+            self._adopt_fit(final.fit(X, y, sample_weight=sample_weight))
             return
         mean_coef = self.coefs_paths_[:, best_l1, best_c].mean(axis=0)
         self.classes_ = np.unique(y)

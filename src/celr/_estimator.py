@@ -11,9 +11,8 @@ from numpy.typing import ArrayLike
 from scipy.special import expit, log_expit
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from celr._callbacks import (
@@ -23,21 +22,22 @@ from celr._callbacks import (
     reports_to_callbacks,
 )
 from celr._column_stats import weighted_center_scale
-from celr._dask import dask_objective, is_dask_collection, predict_dask
+from celr._dask import dask_training, is_dask_collection, predict_dask
 from celr._inference import information, likelihood
+from celr._inputs import FLOAT_DTYPES, encode_targets
 from celr._loss import (
     binary_loss_and_residual,
     log_softmax,
     multinomial_loss_and_residual,
     softmax,
 )
-from celr._objective import CoefLayout, LogisticObjective
+from celr._objective import CoefLayout, LogisticObjective, intercept_only_coef
 from celr._offsets import CenteredModel, ColumnOffsets, choose_offsets
 from celr._parallel import make_objective
 from celr._penalty import ElasticNetPenalty
 from celr._progress import FitMonitor
 from celr._separation import SeparationWarning
-from celr._stochastic import FLOAT_DTYPES, PartialFitMixin, validation_split
+from celr._stochastic import PartialFitMixin, validation_split
 from celr._summary import InferenceMixin
 from celr._threads import one_blas_thread, thread_budget
 from celr.solvers import SOLVERS, SolverSpec, check_solver_supports, choose_solver
@@ -285,13 +285,19 @@ class CrossEntropyLogisticRegression(
         if self.l1_ratio != 0 and self.solver != "auto":
             check_solver_supports(self.solver, self.l1_ratio)
         if is_dask_collection(X):
-            objective = dask_objective(self, X, y, sample_weight)
+            training = dask_training(
+                X, y, sample_weight, class_weight=self.class_weight,
+                fit_intercept=self.fit_intercept,
+            )  # fmt: skip
+            objective = training.objective
+            self._record_input(training.classes, objective.n_features, training.feature_names)
             self.solver_ = self._solver_name(objective.n_params)
             spec = SOLVERS[self.solver_]
-            options = self._solver_options(spec, None)
+            options = self._solver_options(spec, check_random_state(self.random_state))
             return task.end(self._fit_objective(objective, spec, options, objective.X.dtype))
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES)
-        y_codes, weights = self._encode_targets(X, y, sample_weight)
+        targets = encode_targets(y, sample_weight, self.class_weight)
+        self.classes_, y_codes, weights = targets.classes, targets.codes, targets.weights
         layout = CoefLayout(len(self.classes_), X.shape[1], self.fit_intercept)
         self.solver_ = self._solver_name(layout.n_params)
         spec = SOLVERS[self.solver_]
@@ -406,67 +412,45 @@ class CrossEntropyLogisticRegression(
             else None
         )
 
+    def _adopt_fit(self, fitted: CrossEntropyLogisticRegression) -> None:
+        """Take over the model ``fitted`` found (a CV refit), as if this ``fit`` had run.
+
+        ``n_features_in_`` and ``feature_names_in_`` are this estimator's own, from its
+        ``validate_data``; the optimiser state is not taken (a CV model has none).
+        """
+        for name in _FIT_RESULTS:
+            setattr(self, name, getattr(fitted, name))
+
+    def _record_input(self, classes: np.ndarray, n_features: int, feature_names) -> None:
+        """``classes_``, ``n_features_in_``, ``feature_names_in_`` of input that
+        ``validate_data`` did not see (Dask collections)."""
+        self.classes_ = classes
+        self.n_features_in_ = int(n_features)
+        if feature_names is not None:
+            self.feature_names_in_ = feature_names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_  # a stale name list from an earlier fit
+
     def _solver_name(self, n_params: int) -> str:
         if self.solver == "auto":
             return choose_solver(n_params=n_params, l1_ratio=self.l1_ratio)
         return self.solver
-
-    def _encode_targets(self, X, y, sample_weight) -> tuple[np.ndarray, np.ndarray]:
-        """Class codes, ``classes_`` and the per-row weights ``s_i`` of the objective."""
-        check_classification_targets(y)
-        self.classes_, y_codes = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"y contains only one class ({self.classes_[0]}); a classifier needs "
-                "samples of at least two classes."
-            )
-        weights = self._row_weights(X, y, y_codes, sample_weight)
-        with np.errstate(over="ignore"):
-            total = np.sum(weights)
-        if not np.isfinite(total):
-            raise ValueError(
-                "sample_weight (times class_weight) sums to more than the largest float64 "
-                f"({np.finfo(np.float64).max:.3g}): divide the weights by a constant and "
-                "multiply C by the same constant; the model is the same."
-            )
-        weighted_classes = np.unique(y_codes[weights > 0])
-        if len(weighted_classes) < 2:
-            raise ValueError(
-                "Only one class has positive sample_weight (times class_weight); a "
-                "classifier needs samples of at least two classes with positive weight."
-            )
-        return y_codes, weights
-
-    def _row_weights(self, X, y, y_codes, sample_weight) -> np.ndarray:
-        """``s_i``: ``sample_weight`` (validated, copied) times the class weight of ``y_i``."""
-        weights = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
-        )
-        if self.class_weight is not None:
-            class_weight = _class_weights(self.class_weight, self.classes_, y, y_codes, weights)
-            if not np.all(np.isfinite(class_weight)) or np.any(class_weight < 0):
-                raise ValueError(
-                    "class_weight must give every class a finite, non-negative weight; "
-                    f"got {dict(zip(self.classes_.tolist(), class_weight.tolist(), strict=True))}."
-                )
-            with np.errstate(over="ignore"):  # an overflow is reported by the caller
-                weights *= class_weight[y_codes]
-        return weights
 
     def _training_objective(self, X, y, sample_weight) -> LogisticObjective:
         """The objective of a fitted model on given data, as ``fit`` would build it."""
         X, y = validate_data(
             self, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES, reset=False
         )
-        unknown = ~np.isin(y, self.classes_)
-        if unknown.any():
-            raise ValueError(f"y contains labels not seen in fit: {np.unique(y[unknown])}.")
-        y_codes = np.searchsorted(self.classes_, y)
-        weights = self._row_weights(X, y, y_codes, sample_weight)
+        targets = encode_targets(
+            y, sample_weight, self.class_weight, classes=self.classes_,
+            need_two_weighted_classes=False,
+        )  # fmt: skip
         offsets = self._fitted_offsets()
         if offsets is not None:
             X = offsets.centered(X)
-        return LogisticObjective(X, y_codes, weights, len(self.classes_), self.fit_intercept)
+        return LogisticObjective(
+            X, targets.codes, targets.weights, len(self.classes_), self.fit_intercept
+        )
 
     def _fitted_offsets(self) -> ColumnOffsets | None:
         """The offsets of the centred columns the model was fitted on, if it still is."""
@@ -512,14 +496,7 @@ class CrossEntropyLogisticRegression(
         if self.warm_start and hasattr(self, "coef_"):
             if self.coef_.shape == (objective.n_scores, objective.n_features):
                 return self._objective_coef(objective, offsets)
-        intercept = np.zeros(objective.n_scores)
-        if self.fit_intercept:
-            log_share = np.log(np.maximum(objective.class_share(), np.finfo(float).tiny))
-            if objective.n_scores == 1:
-                intercept[0] = log_share[1] - log_share[0]
-            else:
-                intercept = log_share - log_share.mean()
-        return objective.pack(np.zeros((objective.n_scores, objective.n_features)), intercept)
+        return intercept_only_coef(objective)
 
     def _set_coefficients(
         self,
@@ -697,15 +674,9 @@ def _same_offsets(first: ColumnOffsets, second: ColumnOffsets) -> bool:
     )
 
 
-def _class_weights(class_weight, classes, y, y_codes, sample_weight) -> np.ndarray:
-    """Per-class weights; 'balanced' as scikit-learn >= 1.7 does, with sample weights.
-
-    ``'balanced'`` gives class k the weight ``sum(s) / (K * sum_{y_i = k} s_i)``, so every
-    class carries the same total weight; a class whose rows all weigh 0 gets 0 (its
-    rows do not count either way) instead of scikit-learn's division by zero.
-    """
-    if isinstance(class_weight, str):  # 'balanced', the only string allowed
-        totals = np.bincount(y_codes, weights=sample_weight, minlength=len(classes))
-        share = totals.sum() / len(classes)
-        return np.divide(share, totals, out=np.zeros(len(classes)), where=totals > 0)
-    return compute_class_weight(class_weight, classes=classes, y=y)
+#: What ``fit`` sets besides ``n_features_in_`` and ``feature_names_in_``: the classes,
+#: the model, its convergence record and the statistics inference reuses.
+_FIT_RESULTS = (
+    "classes_", "coef_", "intercept_", "n_iter_", "stop_crit_", "loss_curve_",
+    "validation_loss_curve_", "solver_", "_likelihood", "_information", "_centered_model",
+)  # fmt: skip

@@ -24,10 +24,10 @@ from sklearn.utils._param_validation import InvalidParameterError
 from celr._cv import CrossEntropyLogisticRegressionCV
 from celr._estimator import CrossEntropyLogisticRegression
 from celr._inference import Information, Likelihood
+from celr._inputs import FLOAT_DTYPES
 from celr._objective import CoefLayout
 from celr._offsets import CenteredModel, ColumnOffsets
 from celr._separation import Separation
-from celr._stochastic import FLOAT_DTYPES
 from celr.solvers import SOLVERS
 from celr.solvers.sgd import SGDState
 

@@ -496,6 +496,22 @@ class LogisticObjective(CoefLayout):
             yield rows, chunk
 
 
+def intercept_only_coef(objective) -> np.ndarray:
+    """Zero weights and the intercept-only model's optimum: each class's log-odds.
+
+    The estimator's cold start and :func:`celr.l1_min_c`'s point: with an intercept
+    the scores are ``log(share_k)`` (centred for softmax), without one all zero.
+    """
+    intercept = np.zeros(objective.n_scores)
+    if objective.fit_intercept:
+        log_share = np.log(np.maximum(objective.class_share(), np.finfo(float).tiny))
+        if objective.n_scores == 1:
+            intercept[0] = log_share[1] - log_share[0]
+        else:
+            intercept = log_share - log_share.mean()
+    return objective.pack(np.zeros((objective.n_scores, objective.n_features)), intercept)
+
+
 def mirror_upper_triangle(matrix: np.ndarray) -> None:
     """Copy the upper triangle onto the lower, in place (no n x n temporaries)."""
     for column in range(len(matrix) - 1):

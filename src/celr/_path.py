@@ -15,12 +15,12 @@ from numbers import Integral
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_X_y
 
 from celr._estimator import CrossEntropyLogisticRegression
-from celr._objective import LogisticObjective
+from celr._inputs import FLOAT_DTYPES, encode_targets
+from celr._objective import LogisticObjective, intercept_only_coef
 from celr._offsets import choose_offsets
-from celr._stochastic import FLOAT_DTYPES
 
 #: Decades spanned by a grid of ``Cs`` given as a number. L2 grids are
 #: ``logspace(-4, 4)`` as in scikit-learn. L1 grids start where the first weight turns
@@ -111,18 +111,16 @@ def l1_min_c(
     """
     if not 0 < l1_ratio <= 1:
         raise ValueError(f"l1_ratio must be in (0, 1] for l1_min_c, got {l1_ratio}.")
-    estimator = CrossEntropyLogisticRegression(
-        class_weight=class_weight, fit_intercept=fit_intercept
-    )
-    X, y = validate_data(estimator, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES)
-    y_codes, weights = estimator._encode_targets(X, y, sample_weight)
+    X, y = check_X_y(X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES)
+    targets = encode_targets(y, sample_weight, class_weight)
+    y_codes, weights = targets.codes, targets.weights
     # Centred as fit centres them: the gradient of a column x + c at the intercept-only
     # model is sum_i r_i x_i + c sum_i r_i, whose second term is c times rounding noise.
     offsets = choose_offsets(X, weights / np.sum(weights), fit_intercept)
     if offsets is not None:
         X = offsets.centered(X)
-    objective = LogisticObjective(X, y_codes, weights, len(estimator.classes_), fit_intercept)
-    coef0 = estimator._initial_coef(objective)
+    objective = LogisticObjective(X, y_codes, weights, len(targets.classes), fit_intercept)
+    coef0 = intercept_only_coef(objective)
     _, grad = objective.value_grad(coef0)
     weight_grad = np.abs(objective.unpack(grad)[0])
     # Exactly zero in exact arithmetic (constant columns, balanced labels) comes out as

@@ -27,15 +27,14 @@ from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
+from sklearn.utils.multiclass import _check_partial_fit_first_call
 from sklearn.utils.validation import validate_data
 
+from celr._inputs import FLOAT_DTYPES, encode_targets
 from celr._objective import CoefLayout, LogisticObjective
 from celr._penalty import ElasticNetPenalty
 from celr._threads import one_blas_thread
 from celr.solvers import SOLVERS, sgd
-
-FLOAT_DTYPES = (np.float64, np.float32)
 
 
 def validation_split(
@@ -150,8 +149,8 @@ class _OnlyWhenStochastic:
 class PartialFitMixin:
     """``partial_fit`` for an estimator whose ``solver`` may be stochastic.
 
-    The host estimator provides ``_row_weights``, ``_solver_options``,
-    ``_set_coefficients`` and the parameters of :mod:`celr.solvers.sgd`.
+    The host estimator provides ``_solver_options``, ``_set_coefficients`` and the
+    parameters of :mod:`celr.solvers.sgd`.
     """
 
     def _stochastic(self) -> bool:
@@ -259,13 +258,6 @@ class PartialFitMixin:
 
     def _encode_chunk(self, X, y, sample_weight) -> tuple[np.ndarray, np.ndarray]:
         """Class codes and row weights of one ``partial_fit`` chunk, against ``classes_``."""
-        check_classification_targets(y)
-        unknown = ~np.isin(y, self.classes_)
-        if unknown.any():
-            raise ValueError(
-                f"y contains labels not in classes={self.classes_.tolist()}: "
-                f"{np.unique(y[unknown]).tolist()}."
-            )
         if len(self.classes_) < 2:
             raise ValueError(
                 f"classes must hold at least two labels for a classifier; got {self.classes_}."
@@ -275,8 +267,11 @@ class PartialFitMixin:
                 "class_weight='balanced' needs the class counts of the whole data set, which "
                 "partial_fit does not see; pass a dict {class: weight} instead."
             )
-        y_codes = np.searchsorted(self.classes_, y)
-        return y_codes, self._row_weights(X, y, y_codes, sample_weight)
+        targets = encode_targets(
+            y, sample_weight, self.class_weight, classes=self.classes_,
+            known_as=f"in classes={self.classes_.tolist()}", need_two_weighted_classes=False,
+        )  # fmt: skip
+        return targets.codes, targets.weights
 
     def _stream_start(self, layout: CoefLayout, first_call: bool) -> np.ndarray:
         """Where a new optimiser state starts: the fitted coefficients, else zeros (the

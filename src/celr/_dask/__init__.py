@@ -32,16 +32,18 @@ def is_dask_collection(obj) -> bool:
     return dask.is_dask_collection(obj)
 
 
-def dask_objective(estimator, X, y, sample_weight):
-    """The objective of ``estimator.fit(X, y, sample_weight)`` on Dask collections.
+def dask_training(X, y, sample_weight, *, class_weight, fit_intercept: bool):
+    """The objective of ``fit(X, y, sample_weight)`` on Dask collections, and the classes
+    and feature names the estimator records (:class:`celr._dask._data.DaskTraining`).
 
-    Validates the input with Dask reductions, sets ``classes_``, ``n_features_in_`` and
-    ``feature_names_in_`` on ``estimator``, and returns a
+    Validates the input with Dask reductions and returns a
     :class:`~celr._dask._objective.DaskObjective` on the persisted rows.
     """
     from celr._dask._data import training_objective
 
-    return training_objective(estimator, X, y, sample_weight)
+    return training_objective(
+        X, y, sample_weight, class_weight=class_weight, fit_intercept=fit_intercept
+    )
 
 
 def predict_dask(estimator, X, method: str):

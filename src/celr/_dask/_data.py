@@ -1,15 +1,16 @@
 """Dask input to ``fit``: validated with Dask reductions, persisted once, never collected.
 
-What the in-memory ``fit`` does with ``validate_data`` and ``_encode_targets`` is done
+What the in-memory ``fit`` does with ``validate_data`` and ``encode_targets`` is done
 here where the rows are: shapes and lengths from the chunk sizes, NaN and infinity, the
 classes (``da.unique``), negative weights and the weighted class totals (``da.bincount``)
 are Dask reductions, and only their small results reach the client. The class weights,
-'balanced' included, follow from the class totals through the estimator's own code.
+'balanced' included, follow from the class totals through :func:`celr._inputs.row_weights`.
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import dask
 import dask.array as da
@@ -18,14 +19,21 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _get_feature_names
 
 from celr._dask._objective import DaskObjective
+from celr._inputs import row_weights
 
 
-def training_objective(estimator, X, y, sample_weight) -> DaskObjective:
-    """The objective of ``estimator.fit(X, y, sample_weight)`` on Dask collections.
+@dataclass(frozen=True)
+class DaskTraining:
+    """What ``fit`` learns of Dask input: the objective, and what the estimator records
+    as ``validate_data`` and :func:`celr._inputs.encode_targets` would in memory."""
 
-    Sets ``classes_``, ``n_features_in_`` and ``feature_names_in_`` (or removes a stale
-    one) on ``estimator``, as ``validate_data`` does in memory.
-    """
+    objective: DaskObjective
+    classes: np.ndarray
+    feature_names: np.ndarray | None
+
+
+def training_objective(X, y, sample_weight, *, class_weight, fit_intercept: bool) -> DaskTraining:
+    """The objective of ``fit(X, y, sample_weight)`` on Dask collections, validated."""
     names = _feature_names(X)
     # Persisted as given first, so that reading files or generating data happens once;
     # the conversions below then work on what the workers hold.
@@ -36,15 +44,11 @@ def training_objective(estimator, X, y, sample_weight) -> DaskObjective:
     X, y, weight = dask.persist(X, y, None if weight is None else weight.astype(np.float64))
     _check_values(X, weight)
     classes = _classes(y)
-    _set_feature_attributes(estimator, X.shape[1], names)
-    estimator.classes_ = classes
     codes = da.map_blocks(np.searchsorted, classes, y, dtype=np.intp)
     totals = _class_totals(codes, weight, len(classes))
-    # The class totals are the rows of a K-row problem: the estimator's own row weights of
-    # it (sample_weight times class_weight, validated as in memory) are the weighted totals.
-    weighted = estimator._row_weights(
-        np.empty((len(classes), 0)), classes, np.arange(len(classes)), totals
-    )
+    # The class totals are the rows of a K-row problem: its row weights (sample_weight
+    # times class_weight, validated as in memory) are the weighted totals.
+    weighted = row_weights(totals, class_weight, classes, classes, np.arange(len(classes)))
     if np.count_nonzero(weighted > 0) < 2:
         raise ValueError(
             "Only one class has positive sample_weight (times class_weight); a "
@@ -55,15 +59,11 @@ def training_objective(estimator, X, y, sample_weight) -> DaskObjective:
     factor = np.divide(weighted, totals * weight_sum, out=np.zeros_like(totals), where=totals > 0)
     normalized = da.map_blocks(_row_weight, codes, weight, factor, dtype=np.float64)
     codes, normalized = dask.persist(codes, normalized)
-    return DaskObjective(
-        X,
-        codes,
-        normalized,
-        len(classes),
-        estimator.fit_intercept,
-        weight_sum=weight_sum,
+    objective = DaskObjective(
+        X, codes, normalized, len(classes), fit_intercept, weight_sum=weight_sum,
         class_share=weighted / weight_sum,
-    )
+    )  # fmt: skip
+    return DaskTraining(objective, classes, names)
 
 
 def _feature_names(X):
@@ -177,11 +177,3 @@ def _class_totals(codes: da.Array, weight: da.Array | None, n_classes: int) -> n
 def _row_weight(codes: np.ndarray, weight: np.ndarray | None, factor: np.ndarray) -> np.ndarray:
     scaled = factor[codes]
     return scaled if weight is None else scaled * weight
-
-
-def _set_feature_attributes(estimator, n_features: int, names) -> None:
-    estimator.n_features_in_ = int(n_features)
-    if names is not None:
-        estimator.feature_names_in_ = names
-    elif hasattr(estimator, "feature_names_in_"):
-        del estimator.feature_names_in_  # a stale name list from an earlier fit
