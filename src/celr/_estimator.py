@@ -298,6 +298,7 @@ class CrossEntropyLogisticRegression(
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES)
         targets = encode_targets(y, sample_weight, self.class_weight)
         self.classes_, y_codes, weights = targets.classes, targets.codes, targets.weights
+        del targets  # the weights are freed below, once the objective holds them normalised
         layout = CoefLayout(len(self.classes_), X.shape[1], self.fit_intercept)
         self.solver_ = self._solver_name(layout.n_params)
         spec = SOLVERS[self.solver_]

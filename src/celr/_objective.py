@@ -24,20 +24,16 @@ from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg.blas import dsyrk
 
 from celr._column_stats import entry_chunks, weighted_center_scale
 from celr._curvature import STEP_SAMPLE_ROWS, mini_batch_smoothness
+from celr._gram import GramMatrices
 from celr._loss import (
     binary_hessian_weight,
     binary_loss_and_residual,
     multinomial_loss_and_residual,
     softmax,
 )
-
-# Row chunks are sized so their float64 scratch stays in cache (measured: 32 MB chunks made
-# the Hessian build 2x slower than the syrk inside it).
-_CHUNK_BYTES = 2**20
 
 
 class CoefLayout:
@@ -118,7 +114,7 @@ class CoefLayout:
         hess[rows, cols] += amount / self.n_scores
 
 
-class LogisticObjective(CoefLayout):
+class LogisticObjective(GramMatrices, CoefLayout):
     """Mean weighted cross-entropy of a linear model on in-memory data.
 
     Parameters
@@ -344,84 +340,6 @@ class LogisticObjective(CoefLayout):
 
         return hessp_multinomial
 
-    def hessian(self, coef: np.ndarray, column_scale: np.ndarray | None = None) -> np.ndarray:
-        """The full Hessian of ``f_data``, shape (n_params, n_params).
-
-        With ``column_scale``, the Hessian in the coordinates of the rescaled features
-        ``X / column_scale`` (i.e. ``D H D`` with ``D = diag(1 / scale)`` on weights, 1 on
-        intercepts): what a Newton solver factorises, free of overflow and of the feature
-        scales' effect on conditioning.
-
-        Built as ``Xa.T D Xa`` (``Xa`` = X with a virtual column of ones for the
-        intercept) over row chunks of bounded size with BLAS ``syrk``. For K classes,
-        block (k, l) is ``Xa.T diag(s (p_k delta_kl - p_k p_l) / S) Xa``. Meant for
-        ``n_params`` up to a few thousand.
-        """
-        hess = self.accumulate_hessian(
-            coef, column_scale, np.zeros((self.n_params,) * 2, order="F")
-        )
-        mirror_upper_triangle(hess)
-        return hess
-
-    def accumulate_hessian(
-        self, coef: np.ndarray, column_scale: np.ndarray | None, hess: np.ndarray
-    ) -> np.ndarray:
-        """Add this objective's Hessian (upper triangle only) into ``hess``, in place.
-
-        ``hess`` is a Fortran-ordered (n_params, n_params) float64 array; row blocks of a
-        larger problem add into one per thread instead of allocating their own.
-        """
-        z = self.scores(coef)
-        p = self.n_params
-        width = self.n_features + self.fit_intercept
-        scratch = np.empty((self._chunk_rows(8 * p), p)) if self.n_scores > 1 else None
-        for rows, chunk in self._augmented_chunks(column_scale, extra_bytes_per_row=8 * p):
-            weight = self.normalized_weight[rows]
-            if self.n_scores == 1:
-                chunk *= np.sqrt(binary_hessian_weight(z[rows]) * weight)[:, None]
-                hess = dsyrk(1.0, chunk, trans=1, beta=1.0, c=hess, overwrite_c=1)
-                continue
-            proba = softmax(z[rows])
-            # -sum_i s_i p_ik p_il xa_i xa_i^T over all (k, l) pairs in one syrk ...
-            stacked = scratch[: len(chunk)].reshape(len(chunk), self.n_scores, width)
-            np.multiply(
-                (proba * np.sqrt(weight)[:, None])[:, :, None], chunk[:, None, :], out=stacked
-            )
-            hess = dsyrk(
-                -1.0, stacked.reshape(len(chunk), p), trans=1, beta=1.0, c=hess, overwrite_c=1
-            )
-            # ... plus the diagonal blocks sum_i s_i p_ik xa_i xa_i^T.
-            for k in range(self.n_scores):
-                block = slice(k * width, (k + 1) * width)
-                np.multiply(chunk, np.sqrt(proba[:, k] * weight)[:, None], out=stacked[:, 0, :])
-                hess[block, block] = dsyrk(
-                    1.0, stacked[:, 0, :], trans=1, beta=1.0, c=hess[block, block]
-                )
-        return hess
-
-    def score_outer(self, coef: np.ndarray, column_scale: np.ndarray | None = None) -> np.ndarray:
-        """``sum_i (s_i / S) g_i g_i^T``, with ``g_i`` row i's gradient of ``L_CE``.
-
-        The "meat" of the sandwich (HC0) covariance: ``g_i = (sigma(z_i) - y_i) xa_i``
-        for two classes (the textbook's per-example gradient), ``(softmax(z_i) -
-        onehot(y_i)) (x) xa_i`` for K. ``column_scale`` as in :meth:`hessian`. Built over
-        row chunks with ``syrk``, like the Hessian.
-        """
-        _, residual = self._pointwise(self.scores(coef))
-        root_weight = np.sqrt(self.normalized_weight)
-        residual *= root_weight if residual.ndim == 1 else root_weight[:, None]
-        p = self.n_params
-        outer = np.zeros((p, p), order="F")
-        for rows, chunk in self._augmented_chunks(column_scale, extra_bytes_per_row=8 * p):
-            if self.n_scores == 1:
-                stacked = chunk
-                stacked *= residual[rows, None]
-            else:
-                stacked = (residual[rows, :, None] * chunk[:, None, :]).reshape(len(chunk), p)
-            outer = dsyrk(1.0, stacked, trans=1, beta=1.0, c=outer, overwrite_c=1)
-        mirror_upper_triangle(outer)
-        return outer
-
     def hessian_diag(self, coef: np.ndarray) -> np.ndarray:
         """Diagonal of the Hessian of ``f_data`` (a Jacobi preconditioner for CG)."""
         z = self.scores(coef)
@@ -457,44 +375,6 @@ class LogisticObjective(CoefLayout):
             )
         return self._center_scale
 
-    # -- row chunks -----------------------------------------------------------------------
-    def _chunk_rows(self, bytes_per_row: int) -> int:
-        """Rows per chunk so that a chunk's scratch stays cache sized."""
-        return max(64, _CHUNK_BYTES // max(bytes_per_row, 1))
-
-    def _row_slices(self, bytes_per_row: int) -> Iterator[slice]:
-        step = self._chunk_rows(bytes_per_row)
-        for start in range(0, self.n_samples, step):
-            yield slice(start, min(start + step, self.n_samples))
-
-    def _augmented_chunks(
-        self, column_scale: np.ndarray | None, extra_bytes_per_row: int = 0
-    ) -> Iterator[tuple[slice, np.ndarray]]:
-        """Row chunks of ``[X / column_scale, 1]`` (no 1 without intercept), float64.
-
-        Each chunk is written into one reused scratch buffer, which the caller may
-        overwrite: one pass over the rows, no allocation per chunk.
-        """
-        d = self.n_features
-        width = d + self.fit_intercept
-        bytes_per_row = 8 * width + extra_bytes_per_row
-        scratch = np.empty((self._chunk_rows(bytes_per_row), width))
-        if self.fit_intercept:
-            scratch[:, d] = 1.0
-        inverse_scale = None if column_scale is None else 1.0 / column_scale
-        for rows in self._row_slices(bytes_per_row):
-            chunk = scratch[: rows.stop - rows.start]
-            part = self.X[rows]
-            if sp.issparse(part):
-                part = part.toarray()
-            if inverse_scale is None:
-                np.copyto(chunk[:, :d], part)
-            else:
-                np.multiply(part, inverse_scale, out=chunk[:, :d])
-            if self.fit_intercept:
-                chunk[:, d] = 1.0
-            yield rows, chunk
-
 
 def intercept_only_coef(objective) -> np.ndarray:
     """Zero weights and the intercept-only model's optimum: each class's log-odds.
@@ -510,12 +390,6 @@ def intercept_only_coef(objective) -> np.ndarray:
         else:
             intercept = log_share - log_share.mean()
     return objective.pack(np.zeros((objective.n_scores, objective.n_features)), intercept)
-
-
-def mirror_upper_triangle(matrix: np.ndarray) -> None:
-    """Copy the upper triangle onto the lower, in place (no n x n temporaries)."""
-    for column in range(len(matrix) - 1):
-        matrix[column + 1 :, column] = matrix[column, column + 1 :]
 
 
 def transpose_view(X):

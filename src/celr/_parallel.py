@@ -36,7 +36,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
-from celr._objective import CoefLayout, LogisticObjective, mirror_upper_triangle
+from celr._gram import mirror_upper_triangle
+from celr._objective import CoefLayout, LogisticObjective
 
 # Below this many stored entries a block's work is too short to pay for a thread hand-off.
 MIN_ENTRIES_PER_BLOCK = 500_000
