@@ -3,7 +3,6 @@
 import pickle
 import re
 import warnings
-from functools import cache
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
-from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.datasets import load_breast_cancer
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, log_loss
@@ -21,29 +20,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
 
 from celr import CrossEntropyLogisticRegression, SeparationWarning, cross_entropy_loss
-from tests.conftest import reference_objective
+from tests.conftest import assert_same_model, read_only_dataset, reference_objective
 
 Model = CrossEntropyLogisticRegression
-
-
-@cache
-def dataset(name):
-    """A read-only copy of a data set: any attempt to modify it in place raises."""
-    if name == "binary":
-        rng = np.random.default_rng(0)
-        X = rng.normal(size=(80, 3))
-        y = (X[:, 0] - 0.5 * X[:, 1] + rng.normal(size=80) > 0).astype(int)
-    elif name == "multiclass":  # three overlapping classes
-        rng = np.random.default_rng(1)
-        y = np.arange(120) % 3
-        X = rng.normal(size=(120, 3)) + np.array([[0, 0, 0], [1, 0.5, 0], [0, 1, 1]])[y]
-    else:
-        loader = {"breast_cancer": load_breast_cancer, "iris": load_iris, "wine": load_wine}
-        X, y = {"digits": load_digits, **loader}[name](return_X_y=True)
-    X, y = np.asarray(X, dtype=float), np.asarray(y)
-    X.setflags(write=False)
-    y.setflags(write=False)
-    return X, y
 
 
 def fit_recording(model, X, y, **fit_params):
@@ -71,11 +50,6 @@ def sklearn_fit(X, y, tol=1e-12, sample_weight=None, **params):
     if coef.shape[0] > 1:
         coef, intercept = coef - coef.mean(axis=0), intercept - intercept.mean()
     return ref, coef, intercept
-
-
-def assert_same_model(a, b, rtol=1e-8, atol=1e-10):
-    assert_allclose(a.coef_, b.coef_, rtol=rtol, atol=atol)
-    assert_allclose(a.intercept_, b.intercept_, rtol=rtol, atol=atol)
 
 
 # == numerical extremes ====================================================================
@@ -107,7 +81,7 @@ def test_separable_data_without_penalty_warns_and_stays_finite(solver, n_classes
 @pytest.mark.parametrize("solver", ["newton", "lbfgs"])
 @pytest.mark.parametrize("name", ["binary", "multiclass"])
 def test_non_separable_data_without_penalty_matches_sklearn(name, solver):
-    X, y = dataset(name)
+    X, y = read_only_dataset(name)
     model = Model(C=np.inf, solver=solver)
     assert_fits_cleanly(model, X, y)
     ref, _, _ = sklearn_fit(X, y, tol=1e-10, C=np.inf)
@@ -115,7 +89,7 @@ def test_non_separable_data_without_penalty_matches_sklearn(name, solver):
 
 
 def test_logits_of_1000_give_exact_probabilities_and_finite_logs():
-    X, y = dataset("binary")
+    X, y = read_only_dataset("binary")
     model = Model().fit(X, y)
     model.coef_ = np.array([[1000.0, 0.0, 0.0]])
     model.intercept_ = np.array([0.0])
@@ -131,7 +105,7 @@ def test_logits_of_1000_give_exact_probabilities_and_finite_logs():
 
 def test_huge_features_give_saturated_but_finite_predictions():
     for name in ["binary", "multiclass"]:
-        X, y = dataset(name)
+        X, y = read_only_dataset(name)
         model = Model().fit(X, y)
         X_huge = X * 1e6
         proba = model.predict_proba(X_huge)
@@ -145,7 +119,7 @@ def test_huge_features_give_saturated_but_finite_predictions():
 
 
 def test_multiclass_logits_of_1000():
-    X, y = dataset("multiclass")
+    X, y = read_only_dataset("multiclass")
     model = Model().fit(X, y)
     model.coef_ = np.array([[1000.0, 0, 0], [0.0, 0, 0], [-1000.0, 0, 0]])
     model.intercept_ = np.zeros(3)
@@ -157,7 +131,7 @@ def test_multiclass_logits_of_1000():
 
 @pytest.mark.parametrize("scale", [1e10, 1e150, 1e-150])
 def test_extreme_feature_scales_fit_cleanly(scale):
-    X, y = dataset("breast_cancer")
+    X, y = read_only_dataset("breast_cancer")
     model = Model()
     assert_fits_cleanly(model, X * scale, y)
     assert np.all(np.isfinite(model.coef_)) and np.isfinite(model.intercept_[0])
@@ -173,7 +147,7 @@ def test_extreme_feature_scales_fit_cleanly(scale):
 @pytest.mark.parametrize("solver", ["newton", "lbfgs"])
 @pytest.mark.parametrize("name", ["binary", "multiclass"])
 def test_unpenalised_predictions_do_not_depend_on_feature_scale(name, solver, scale):
-    X, y = dataset(name)
+    X, y = read_only_dataset(name)
     reference = Model(C=np.inf, solver=solver).fit(X, y)
     model = Model(C=np.inf, solver=solver)
     assert_fits_cleanly(model, X * scale, y)
@@ -182,7 +156,7 @@ def test_unpenalised_predictions_do_not_depend_on_feature_scale(name, solver, sc
 
 
 def test_lbfgs_on_tiny_features_does_not_warn():
-    X, y = dataset("breast_cancer")
+    X, y = read_only_dataset("breast_cancer")
     assert_fits_cleanly(Model(solver="lbfgs"), X * 1e-150, y)
 
 
@@ -197,7 +171,7 @@ def test_lbfgs_on_tiny_features_does_not_warn():
 @pytest.mark.parametrize("solver", ["newton", "lbfgs"])
 @pytest.mark.parametrize("name", ["binary", "multiclass"])
 def test_constant_column_with_intercept_matches_sklearn(name, solver, container):
-    X, y = dataset(name)
+    X, y = read_only_dataset(name)
     X_const = np.column_stack([X, np.full(len(y), 3.7)])
     model = Model(solver=solver)
     assert_fits_cleanly(model, container(X_const), y)
@@ -208,7 +182,7 @@ def test_constant_column_with_intercept_matches_sklearn(name, solver, container)
 
 @pytest.mark.parametrize("solver", ["newton", "lbfgs"])
 def test_max_iter_1_warns_once_naming_max_iter(solver):
-    X, y = dataset("breast_cancer")
+    X, y = read_only_dataset("breast_cancer")
     model = Model(max_iter=1, solver=solver)
     caught = fit_recording(model, X, y)
     assert [w.category for w in caught] == [ConvergenceWarning]
@@ -218,7 +192,7 @@ def test_max_iter_1_warns_once_naming_max_iter(solver):
 
 
 def test_warnings_point_at_the_callers_code():
-    X, y = dataset("breast_cancer")
+    X, y = read_only_dataset("breast_cancer")
     caught = fit_recording(Model(max_iter=1), X, y)
     caught += fit_recording(Model(C=np.inf), *separable(2))
     assert len(caught) == 2
@@ -228,7 +202,7 @@ def test_warnings_point_at_the_callers_code():
 # == behaviour =============================================================================
 @pytest.mark.parametrize("name", ["binary", "multiclass"])
 def test_output_shapes_and_probability_rows(name):
-    X, y = dataset(name)
+    X, y = read_only_dataset(name)
     n, d = X.shape
     k = len(np.unique(y))
     model = Model().fit(X, y)
@@ -249,7 +223,7 @@ def test_output_shapes_and_probability_rows(name):
 
 
 def test_binary_decision_function_is_log_odds_of_classes_1():
-    X, y = dataset("binary")
+    X, y = read_only_dataset("binary")
     labels = np.where(y == 1, "yes", "no")
     model = Model().fit(X, labels)
     assert model.classes_[1] == "yes"
@@ -261,7 +235,7 @@ def test_binary_decision_function_is_log_odds_of_classes_1():
 
 @pytest.mark.parametrize("name", ["binary", "multiclass"])
 def test_loss_is_mean_cross_entropy(name):
-    X, y = dataset(name)
+    X, y = read_only_dataset(name)
     model = Model(C=0.5).fit(X, y)
     proba = model.predict_proba(X)
     assert model.loss(X, y) == pytest.approx(log_loss(y, proba), rel=1e-12)
@@ -277,7 +251,7 @@ def test_loss_is_mean_cross_entropy(name):
 
 
 def test_score_is_accuracy():
-    X, y = dataset("multiclass")
+    X, y = read_only_dataset("multiclass")
     model = Model().fit(X, y)
     w = np.arange(len(y)) % 4
     assert model.score(X, y) == accuracy_score(y, model.predict(X))
@@ -288,7 +262,7 @@ def test_score_is_accuracy():
 
 @pytest.mark.parametrize("name", ["binary", "multiclass"])
 def test_integer_weights_equal_repeated_rows(name):
-    X, y = dataset(name)
+    X, y = read_only_dataset(name)
     w = np.random.default_rng(4).integers(1, 4, len(y))
     weighted = Model(tol=1e-12).fit(X, y, sample_weight=w)
     repeated = Model(tol=1e-12).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
@@ -297,7 +271,7 @@ def test_integer_weights_equal_repeated_rows(name):
 
 @pytest.mark.parametrize("name", ["binary", "multiclass"])
 def test_zero_weights_equal_dropped_rows(name):
-    X, y = dataset(name)
+    X, y = read_only_dataset(name)
     w = np.ones(len(y))
     w[::4] = 0.0
     weighted = Model(tol=1e-12).fit(X, y, sample_weight=w)
@@ -306,7 +280,7 @@ def test_zero_weights_equal_dropped_rows(name):
 
 
 def test_class_weight_dict_equals_sample_weight():
-    X, y = dataset("multiclass")
+    X, y = read_only_dataset("multiclass")
     class_weight = {0: 0.5, 1: 2.0, 2: 1.5}
     by_class = Model(class_weight=class_weight).fit(X, y)
     by_row = Model().fit(X, y, sample_weight=np.array([class_weight[c] for c in y]))
@@ -319,7 +293,7 @@ def test_class_weight_dict_equals_sample_weight():
 
 
 def test_balanced_class_weight_equals_sklearn_balanced_weights():
-    X, y = dataset("multiclass")
+    X, y = read_only_dataset("multiclass")
     keep = (y != 2) | (np.arange(len(y)) % 4 == 0)  # make class 2 rare
     X, y = X[keep], y[keep]
     balanced = Model(class_weight="balanced").fit(X, y)
@@ -331,7 +305,7 @@ def test_balanced_class_weight_equals_sklearn_balanced_weights():
 @pytest.mark.parametrize("factor", [1e-3, 7.5, 1e4])
 def test_scaling_all_weights_is_scaling_C(factor):
     """The penalty is 1/(C S): multiplying every weight by k is multiplying C by k."""
-    X, y = dataset("multiclass")
+    X, y = read_only_dataset("multiclass")
     w = np.random.default_rng(5).uniform(0.5, 2.0, len(y))
     scaled = Model(C=1.0, tol=1e-12).fit(X, y, sample_weight=factor * w)
     assert_same_model(scaled, Model(C=factor, tol=1e-12).fit(X, y, sample_weight=w), rtol=1e-7)
@@ -347,7 +321,7 @@ def test_scaling_all_weights_is_scaling_C(factor):
 @pytest.mark.parametrize("C", [0.1, 1.0, 10.0])
 @pytest.mark.parametrize("name", ["breast_cancer", "iris", "wine"])
 def test_same_optimum_as_sklearn(name, C):
-    X, y = dataset(name)
+    X, y = read_only_dataset(name)
     model = Model(C=C).fit(X, y)
     _, coef, intercept = sklearn_fit(X, y, C=C)
     assert_allclose(model.coef_, coef, rtol=1e-5, atol=1e-7)
@@ -357,7 +331,7 @@ def test_same_optimum_as_sklearn(name, C):
 @pytest.mark.parametrize("class_weight", ["balanced", "dict"])
 @pytest.mark.parametrize("name", ["breast_cancer", "iris", "wine"])
 def test_same_weighted_optimum_as_sklearn(name, class_weight):
-    X, y = dataset(name)
+    X, y = read_only_dataset(name)
     if class_weight == "dict":
         class_weight = {c: 1.0 + i for i, c in enumerate(np.unique(y))}
     w = np.random.default_rng(0).integers(0, 4, len(y)).astype(float)
@@ -375,7 +349,7 @@ def test_same_weighted_optimum_as_sklearn(name, class_weight):
 
 @pytest.mark.parametrize("name", ["breast_cancer", "iris"])
 def test_fit_intercept_false(name):
-    X, y = dataset(name)
+    X, y = read_only_dataset(name)
     model = Model(fit_intercept=False).fit(X, y)
     assert_array_equal(model.intercept_, np.zeros_like(model.intercept_))
     _, coef, _ = sklearn_fit(X, y, fit_intercept=False)
@@ -386,7 +360,7 @@ def test_fit_intercept_false(name):
 @pytest.mark.parametrize("solver", ["newton", "lbfgs"])
 @pytest.mark.parametrize("name", ["binary", "iris"])
 def test_warm_start_resumes_from_previous_coefficients(name, solver):
-    X, y = dataset(name)
+    X, y = read_only_dataset(name)
     model = Model(warm_start=True, solver=solver).fit(X, y)
     first_coef, final_objective = model.coef_.copy(), model.loss_curve_[-1]
     assert model.n_iter_ > 1
@@ -401,7 +375,7 @@ def test_warm_start_resumes_from_previous_coefficients(name, solver):
 
 
 def test_refit_without_warm_start_is_a_fresh_fit():
-    X, y = dataset("iris")
+    X, y = read_only_dataset("iris")
     model = Model().fit(X, y)
     coef, history = model.coef_.copy(), model.loss_curve_.copy()
     model.fit(X[::-1][:60], y[::-1][:60])  # something else in between
@@ -413,7 +387,7 @@ def test_refit_without_warm_start_is_a_fresh_fit():
 @pytest.mark.parametrize("solver", ["newton", "lbfgs"])
 @pytest.mark.parametrize("name", ["binary", "multiclass", "breast_cancer", "wine"])
 def test_loss_curve_is_non_increasing(name, solver):
-    X, y = dataset(name)
+    X, y = read_only_dataset(name)
     model = Model(solver=solver, tol=1e-6).fit(X, y)
     curve = model.loss_curve_
     assert len(curve) == model.n_iter_ + 1
@@ -424,7 +398,7 @@ def test_loss_curve_is_non_increasing(name, solver):
 @pytest.mark.parametrize("name", ["breast_cancer", "iris", "wine", "digits"])
 def test_default_fit_converges_without_warning(name):
     """Raw features need no scaling: sklearn's default lbfgs warns on these."""
-    X, y = dataset(name)
+    X, y = read_only_dataset(name)
     model = Model()
     assert_fits_cleanly(model, X, y)
     assert model.stop_crit_ <= model.tol
@@ -434,7 +408,7 @@ def test_default_fit_converges_without_warning(name):
 
 
 def test_verbose_2_prints_one_line_per_iteration(capsys):
-    X, y = dataset("breast_cancer")
+    X, y = read_only_dataset("breast_cancer")
     model = Model(verbose=2).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == model.n_iter_ > 0
@@ -445,7 +419,7 @@ def test_verbose_2_prints_one_line_per_iteration(capsys):
 
 
 def test_verbose_1_draws_a_progress_bar_on_stderr(capsys):
-    X, y = dataset("breast_cancer")
+    X, y = read_only_dataset("breast_cancer")
     model = Model(verbose=1).fit(X, y)
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -456,7 +430,7 @@ def test_verbose_1_draws_a_progress_bar_on_stderr(capsys):
 def test_show_progress_draws_only_fits_longer_than_its_delay(capsys):
     from celr._progress import show_progress
 
-    X, y = dataset("breast_cancer")
+    X, y = read_only_dataset("breast_cancer")
     with show_progress(delay=60.0):
         Model().fit(X, y)
     assert capsys.readouterr() == ("", "")
@@ -473,7 +447,7 @@ def test_ctrl_c_keeps_the_best_weights_so_far_and_warns(solver, monkeypatch):
     deterministically, in the 6th gradient evaluation."""
     from celr._objective import LogisticObjective
 
-    X, y = dataset("breast_cancer")
+    X, y = read_only_dataset("breast_cancer")
     original = LogisticObjective.value_grad
     calls = []
 
@@ -512,14 +486,14 @@ def test_pipeline_grid_search_on_dataframe():
 
 
 def test_cross_val_score():
-    X, y = dataset("iris")
+    X, y = read_only_dataset("iris")
     scores = cross_val_score(Model(), X, y, cv=5)
     assert scores.shape == (5,)
     assert scores.mean() > 0.9
 
 
 def test_clone_pickle_and_repr():
-    X, y = dataset("multiclass")
+    X, y = read_only_dataset("multiclass")
     model = Model(C=0.3, tol=1e-9, class_weight="balanced", solver="lbfgs").fit(X, y)
     assert clone(model).get_params() == model.get_params()
     assert not hasattr(clone(model), "coef_")
@@ -540,7 +514,7 @@ def test_classifier_mixin_comes_before_base_estimator():
 
 
 def test_random_state_does_not_change_the_fit():
-    X, y = dataset("binary")
+    X, y = read_only_dataset("binary")
     a = Model(random_state=0).fit(X, y)
     b = Model(random_state=np.random.RandomState(123)).fit(X, y)
     assert_array_equal(a.coef_, b.coef_)

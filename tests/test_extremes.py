@@ -7,10 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.optimize import minimize
-from scipy.special import expit, log_expit
 
 from celr import CrossEntropyLogisticRegression
-from tests.conftest import dataset
+from tests.conftest import dataset, reference_gradient, reference_hessian, reference_objective
 
 SOLVERS = ["newton", "lbfgs", "gd"]
 
@@ -19,21 +18,18 @@ def _binary_reference(X, y, penalized, C=1.0):
     """Tight optimum of the binary objective with an L2 penalty on ``penalized`` columns
     only, by scipy's trust-region Newton on the explicit objective (independent of celr)."""
     n, d = X.shape
-    sign = np.where(y == 1, 1.0, -1.0)
     mask = np.asarray(penalized, float)
 
     def fun(theta):
-        z = X @ theta[:d] + theta[d]
-        return -np.mean(log_expit(sign * z)) + (mask * theta[:d]) @ theta[:d] / (2 * C * n)
+        w, b = theta[:d], theta[d]
+        return reference_objective(X, y, w, b, np.inf) + (mask * w) @ w / (2 * C * n)
 
     def grad(theta):
-        r = (expit(X @ theta[:d] + theta[d]) - y) / n
-        return np.append(X.T @ r + mask * theta[:d] / (C * n), r.sum())
+        grad_w, grad_b = reference_gradient(X, y, theta[:d], theta[d], np.inf)
+        return np.append(grad_w[0] + mask * theta[:d] / (C * n), grad_b)
 
     def hess(theta):
-        p = expit(X @ theta[:d] + theta[d])
-        Xa = np.column_stack([X, np.ones(n)])
-        H = Xa.T @ (Xa * (p * (1 - p) / n)[:, None])
+        H = reference_hessian(X, y, np.ones(n), theta[:d], theta[d:])
         H[np.arange(d), np.arange(d)] += mask / (C * n)
         return H
 

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose
-from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
@@ -18,20 +17,15 @@ from celr.solvers import gd, sgd
 from celr.solvers._base import IterationInfo
 from celr.solvers._coordinates import StandardizedCoordinates
 from celr.solvers._step_size import expected_smoothness
-from tests.conftest import reference_problem_for
-from tests.test_solvers import _gap, _objective_and_penalty, assert_reports_every_iteration
-
-
-def independent_objective(X, codes, weight, weights, intercept, C):
-    """Mean weighted log-loss plus ``||W||^2 / (2 C S)``, from scipy.special only."""
-    scores = X @ np.asarray(weights).T + np.asarray(intercept)
-    if scores.shape[1] == 1:
-        log_p = np.where(codes == 1, log_expit(scores[:, 0]), log_expit(-scores[:, 0]))
-    else:
-        log_p = log_softmax(scores, axis=1)[np.arange(len(codes)), codes]
-    total = weight.sum()
-    penalty = 0.0 if np.isinf(C) else 0.5 * np.sum(np.square(weights)) / (C * total)
-    return float(-(weight @ log_p) / total + penalty)
+from tests.conftest import (
+    assert_reports_every_iteration,
+    coef_gap,
+    objective_and_penalty,
+    reference_gradient,
+    reference_loss,
+    reference_objective,
+    reference_problem_for,
+)
 
 
 def _problem(X, y, weight, C, fit_intercept=True):
@@ -69,19 +63,19 @@ GD_CASES = [
 @pytest.mark.parametrize(("name", "weighted"), GD_CASES, ids=lambda case: str(case))
 def test_gd_line_search_reaches_reference_optimum(name, weighted):
     problem = reference_problem_for(name, 1.0, weighted)
-    objective, penalty = _objective_and_penalty(problem)
+    objective, penalty = objective_and_penalty(problem)
     result = gd.solve(objective, penalty, np.zeros(objective.n_params), tol=1e-8, max_iter=20_000)
     assert result.converged and not result.diverged
     assert result.stop_crit <= 1e-8
-    gap = _gap(problem, objective, result.coef)
+    gap = coef_gap(problem, objective, result.coef)
     assert gap < 1e-8
     assert gap > -1e-10  # the reference is tight
 
 
-@pytest.mark.parametrize("learning_rate", [None, 1e-6], ids=["line-search", "fixed"])
+# The line search's history and callbacks: tests/test_solver_contract.py.
 @pytest.mark.parametrize("name", ["iris", "breast_cancer"])
-def test_gd_history_and_callback_contract(name, learning_rate):
-    objective, penalty = _objective_and_penalty(reference_problem_for(name, 1.0, False))
+def test_gd_fixed_step_history_and_callback_contract(name):
+    objective, penalty = objective_and_penalty(reference_problem_for(name, 1.0, False))
     seen: list[IterationInfo] = []
     result = gd.solve(
         objective,
@@ -90,16 +84,16 @@ def test_gd_history_and_callback_contract(name, learning_rate):
         tol=1e-6,
         max_iter=300,
         callback=seen.append,
-        learning_rate=learning_rate,
+        learning_rate=1e-6,
     )
     assert result.n_iter > 0
     assert_reports_every_iteration(result, seen)
     assert [info.objective for info in seen] == result.history[1:]
     assert_allclose(seen[-1].coef, result.coef)
     assert result.history[0] == pytest.approx(np.log(objective.n_classes))
-    if learning_rate is not None:  # a small fixed step on raw data: monotone, not done
-        assert np.all(np.diff(result.history) < 0)
-        assert result.n_iter == 300 and not result.converged
+    # A small fixed step on raw data: monotone, not done.
+    assert np.all(np.diff(result.history) < 0)
+    assert result.n_iter == 300 and not result.converged
 
 
 def test_gd_fixed_step_is_the_textbooks_step():
@@ -121,25 +115,16 @@ def test_gd_fixed_steps_equal_handwritten_gradient_descent(n_classes):
                       max_iter=steps, learning_rate=eta)  # fmt: skip
     n_scores = 1 if n_classes == 2 else n_classes
     W, b = np.zeros((n_scores, X.shape[1])), np.zeros(n_scores)
-    onehot = np.eye(n_classes)[y]
     for _ in range(steps):
-        scores = X @ W.T + b
-        if n_scores == 1:
-            residual = expit(scores) - y[:, None]
-        else:
-            residual = softmax(scores, axis=1) - onehot
-        residual *= weight[:, None] / weight.sum()
-        W, b = (
-            W - eta * (residual.T @ X + W / (C * weight.sum())),
-            b - eta * residual.sum(axis=0),
-        )
+        grad_W, grad_b = reference_gradient(X, y, W, b, C, 0.0, weight)
+        W, b = W - eta * grad_W, b - eta * grad_b
     assert result.n_iter == steps
     assert_allclose(result.coef, np.column_stack([W, b]).ravel(), rtol=1e-12, atol=1e-15)
 
 
 def test_gd_too_large_step_diverges_and_keeps_best_point():
     problem = reference_problem_for("breast_cancer", 1.0, False)  # raw features up to 4000
-    objective, penalty = _objective_and_penalty(problem)
+    objective, penalty = objective_and_penalty(problem)
     start = np.zeros(objective.n_params)
     result = gd.solve(objective, penalty, start, tol=1e-8, max_iter=100, learning_rate=1e4)
     assert result.diverged and not result.converged
@@ -207,23 +192,17 @@ def _handwritten_pass(u, X, y, relative_weight, order, batch_size, eta_of, seen,
     mean of the batch objectives."""
     n_scores = 1 if K == 2 else K
     table = u.reshape(n_scores, -1).copy()
-    onehot = np.eye(K)[y]
     total = 0.0
     for start in range(0, len(y), batch_size):
         rows = order[start : start + batch_size]
         W, b = table[:, :-1], table[:, -1]
-        scores = X[rows] @ W.T + b
         w = relative_weight[rows]
-        if n_scores == 1:
-            probability = expit(scores[:, 0])
-            residual = (probability - y[rows])[:, None]
-            loss = -np.where(y[rows] == 1, log_expit(scores[:, 0]), log_expit(-scores[:, 0]))
-        else:
-            residual = softmax(scores, axis=1) - onehot[rows]
-            loss = -log_softmax(scores, axis=1)[np.arange(len(rows)), y[rows]]
-        grad_W = (w[:, None] * residual).T @ X[rows] / len(rows) + alpha * W
-        grad_b = (w[:, None] * residual).sum(axis=0) / len(rows)
-        total += len(rows) * (w @ loss / len(rows) + 0.5 * alpha * np.sum(W**2))
+        # The batch's loss is (1/B) sum_i w_i CE_i; the reference's (1/sum w) sum_i w_i CE_i.
+        loss, grad_W, grad_b = reference_loss(X[rows], y[rows], w, W, b)
+        per_row = w.sum() / len(rows)
+        grad_W = per_row * grad_W + alpha * W
+        grad_b = per_row * grad_b
+        total += len(rows) * (per_row * loss + 0.5 * alpha * np.sum(W**2))
         # A short (remainder) batch steps in proportion to its size: each row moves the
         # weights by eta / B times its gradient.
         eta = eta_of(seen) * len(rows) / batch_size
@@ -378,7 +357,7 @@ def test_sgd_solve_reaches_sklearn_optimum(n_classes):
     C = 1.0
     reference = LogisticRegression(C=C, solver="newton-cholesky", tol=1e-12, max_iter=1000)
     reference.fit(X, y, sample_weight=weight)
-    f_star = independent_objective(X, y, weight, reference.coef_, reference.intercept_, C)
+    f_star = reference_objective(X, y, reference.coef_, reference.intercept_, C, weight)
     objective, penalty = _problem(X, y, weight, C)
     result = sgd.solve(objective, penalty, np.zeros(objective.n_params), tol=0.0, max_iter=30,
                        batch_size=256, random_state=np.random.RandomState(0))  # fmt: skip
@@ -386,7 +365,7 @@ def test_sgd_solve_reaches_sklearn_optimum(n_classes):
     assert 1 <= result.n_iter <= 30
     assert len(result.history) == result.n_iter + 1
     W, b = objective.unpack(result.coef)
-    gap = (independent_objective(X, y, weight, W, b, C) - f_star) / f_star
+    gap = (reference_objective(X, y, W, b, C, weight) - f_star) / f_star
     print(f"sgd.solve K={n_classes}: relative gap {gap:.2e} after {result.n_iter} epochs")
     assert -1e-10 < gap < 1e-4  # measured: 4e-6 (binary), 1.3e-5 (3 classes)
     # The history's last entry is the objective at the reported coefficients.

@@ -15,8 +15,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import celr._estimator
 from celr import CrossEntropyLogisticRegression
-
-from .test_estimator import assert_same_model, dataset
+from tests.conftest import assert_same_model, read_only_dataset
 
 Model = CrossEntropyLogisticRegression
 
@@ -285,14 +284,14 @@ def test_fit_does_not_modify_pandas_input():
 
 # == input types ===========================================================================
 def test_lists_are_accepted():
-    X, y = dataset("multiclass")
+    X, y = read_only_dataset("multiclass")
     model = Model().fit(X.tolist(), y.tolist())
     assert_same_model(model, Model().fit(X, y), rtol=0, atol=0)
     assert_array_equal(model.predict(X[:5].tolist()), model.predict(X[:5]))
 
 
 def test_dataframe_feature_names_follow_sklearn_rules():
-    X, y = dataset("iris")
+    X, y = read_only_dataset("iris")
     df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
     model = Model().fit(df, pd.Series(y))
     assert_array_equal(model.feature_names_in_, ["a", "b", "c", "d"])
@@ -322,7 +321,7 @@ LABEL_KINDS = {
 
 @pytest.mark.parametrize("kind", LABEL_KINDS)
 def test_label_kinds_round_trip(kind):
-    X, codes = dataset("multiclass")
+    X, codes = read_only_dataset("multiclass")
     labels = LABEL_KINDS[kind](codes)
     model = Model().fit(X, labels)
     expected_classes = np.unique(np.asarray(labels))
@@ -338,7 +337,7 @@ def test_label_kinds_round_trip(kind):
 
 
 def test_bool_labels():
-    X, codes = dataset("binary")
+    X, codes = read_only_dataset("binary")
     labels = codes.astype(bool)
     model = Model().fit(X, labels)
     assert_array_equal(model.classes_, [False, True])
@@ -352,7 +351,7 @@ def test_bool_labels():
     "container", [sp.csr_array, sp.csr_matrix, sp.csc_array, sp.csc_matrix, sp.coo_array]
 )
 def test_sparse_matches_dense(container, name, solver):
-    X, y = dataset(name)
+    X, y = read_only_dataset(name)
     X = np.where(np.abs(X) < 0.3, 0.0, X)
     dense = Model(solver=solver).fit(X, y)
     model = Model(solver=solver).fit(container(X), y)
@@ -362,7 +361,7 @@ def test_sparse_matches_dense(container, name, solver):
 
 @pytest.mark.parametrize("container", [sp.csr_array, sp.csr_matrix, sp.csc_array, np.asarray])
 def test_float64_input_is_fitted_without_a_copy(container, monkeypatch):
-    X, y = dataset("binary")
+    X, y = read_only_dataset("binary")
     X_in = container(np.where(np.abs(X) < 0.3, 0.0, X))
     seen = []
     original = celr._estimator.make_objective
@@ -388,7 +387,7 @@ def test_float64_input_is_fitted_without_a_copy(container, monkeypatch):
 )
 @pytest.mark.parametrize("container", [np.asarray, sp.csr_array])
 def test_float32_is_fitted_in_float32(name, solver, container):
-    X, y = dataset(name)
+    X, y = read_only_dataset(name)
     X32 = container(X.astype(np.float32))
     model = Model(solver=solver).fit(X32, y)
     reference = Model(tol=1e-12).fit(X, y)
@@ -402,7 +401,7 @@ def test_float32_is_fitted_in_float32(name, solver, container):
 
 
 def test_integer_X_becomes_float64():
-    X, y = dataset("iris")
+    X, y = read_only_dataset("iris")
     model = Model().fit((X * 10).astype(np.int64), y)
     assert model.coef_.dtype == np.float64
     assert model.decision_function((X * 10).astype(np.int32)).dtype == np.float64

@@ -1,6 +1,6 @@
 """L1 and elastic-net fits against independent references and optimality conditions.
 
-The objective, written here independently of celr (scipy.special only), is::
+The objective, written independently of celr in conftest (scipy.special only), is::
 
     f(W, b) = (1/S) sum_i s_i CE_i + 1/(C S) ((1 - r)/2 ||W||^2 + r ||W||_1)
 
@@ -17,7 +17,6 @@ import pytest
 import scipy.sparse as sp
 import sklearn
 from scipy.optimize import minimize, minimize_scalar
-from scipy.special import expit, softmax
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -28,9 +27,9 @@ from celr import CrossEntropyLogisticRegression
 from celr._objective import CoefLayout, LogisticObjective
 from celr._penalty import ElasticNetPenalty, l1_subdiff_distance
 from celr.solvers import _split_l1 as split_l1
-from celr.solvers import gd, lbfgs, prox_newton
+from celr.solvers import gd
 from celr.solvers._split_l1 import SplitL1, minimize_with_l1
-from tests.conftest import dataset, reference_objective, reference_row_weights
+from tests.conftest import dataset, reference_gradient, reference_objective, reference_row_weights
 
 # -- independent objective, gradient and data ---------------------------------------------
 
@@ -40,21 +39,6 @@ def enet_objective(X, y, coef, intercept, C, l1_ratio, sample_weight=None, class
     return reference_objective(
         X, y, coef, intercept, C, sample_weight, class_weight, l1_ratio=l1_ratio
     )
-
-
-def smooth_gradient(X, y, coef, intercept, C, l1_ratio, sample_weight=None):
-    """Gradient of the data term plus the L2 part: (grad_W, grad_b), independent of celr."""
-    classes, codes, s = reference_row_weights(y, sample_weight)
-    W = np.atleast_2d(np.asarray(coef, float))
-    scores = np.asarray(X @ W.T, dtype=float) + np.asarray(intercept, float)
-    total = s.sum()
-    if len(classes) == 2:
-        residual = (expit(scores[:, 0]) - codes)[:, None]
-    else:
-        residual = softmax(scores, axis=1) - np.eye(len(classes))[codes]
-    residual *= s[:, None] / total
-    grad_W = np.asarray(X.T @ residual).T + (1 - l1_ratio) / (C * total) * W
-    return grad_W, residual.sum(axis=0)
 
 
 def small_problem(n_classes, n_samples=120, n_features=8, seed=0):
@@ -101,7 +85,7 @@ def test_independent_gradient_matches_finite_differences(n_classes):
     W = rng.normal(size=(n_scores, 4))
     b = rng.normal(size=n_scores)
     sw = rng.uniform(0.5, 2.0, size=len(y))
-    grad_W, grad_b = smooth_gradient(X, y, W, b, 0.7, 0.4, sw)
+    grad_W, grad_b = reference_gradient(X, y, W, b, 0.7, 0.4, sw)
 
     def smooth(W, b):  # the L1 part removed by hand
         l1_part = 0.4 * np.abs(W).sum() / (0.7 * sw.sum())
@@ -295,7 +279,7 @@ def _largest_C_with_all_zero(X, y, l1_ratio):
         W0, b0 = np.zeros((1, X.shape[1])), np.array([np.log(share[1] / share[0])])
     else:
         W0, b0 = np.zeros((len(classes), X.shape[1])), np.log(share)
-    grad_W, grad_b = smooth_gradient(X, y, W0, b0, 1.0, l1_ratio)
+    grad_W, grad_b = reference_gradient(X, y, W0, b0, 1.0, l1_ratio)
     np.testing.assert_allclose(grad_b, 0.0, atol=1e-14)
     # All-zero is optimal iff max |grad_W| <= l1_ratio / (C n).
     return l1_ratio / (len(y) * np.abs(grad_W).max()), share
@@ -346,7 +330,7 @@ def test_subgradient_optimality_conditions(name, C, l1_ratio, solver):
     tol = 1e-9
     model = fit_celr(X, y, C=C, l1_ratio=l1_ratio, solver=solver, tol=tol)
     W = model.coef_
-    grad_W, grad_b = smooth_gradient(X, y, W, model.intercept_, C, l1_ratio)
+    grad_W, grad_b = reference_gradient(X, y, W, model.intercept_, C, l1_ratio)
     lam = l1_ratio / (C * len(y))
     # celr's tolerance is in standardised units: the gradient with respect to the weight
     # of the standardised feature, v_j = w_j sd_j, is g_j / sd_j (sd_j raised by the L2
@@ -683,44 +667,6 @@ def test_loss_curve(name, l1_ratio, solver):
     assert curve[-1] < curve[0]
 
 
-@pytest.mark.parametrize(
-    ("solve", "n_classes"),
-    [
-        pytest.param(prox_newton.solve, 2, id="prox_newton-binary"),
-        pytest.param(prox_newton.solve, 3, id="prox_newton-multinomial"),
-        pytest.param(lbfgs.solve, 2, id="lbfgs-binary"),
-        pytest.param(lbfgs.solve, 3, id="lbfgs-multinomial"),
-    ],
-)
-def test_solver_history_is_the_full_objective(solve, n_classes):
-    X, y = small_problem(n_classes, seed=5)
-    sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
-    C, l1_ratio = 0.2, 0.7
-    objective = LogisticObjective(X, y, sw, n_classes, True)
-    penalty = ElasticNetPenalty.for_layout(objective, C, l1_ratio, objective.weight_sum)
-    coef0 = np.random.default_rng(1).normal(scale=0.3, size=objective.n_params)
-    seen = []
-    result = solve(objective, penalty, coef0, tol=1e-8, max_iter=500, callback=seen.append)
-    assert result.converged and result.stop_crit <= 1e-8
-    assert result.n_iter == len(seen) == len(result.history) - 1
-
-    def full(coef):
-        W, b = objective.unpack(coef)
-        return enet_objective(X, y, W, b, C, l1_ratio, sw)
-
-    assert result.history[0] == pytest.approx(full(coef0), rel=1e-12)
-    assert result.history[-1] == pytest.approx(full(result.coef), rel=1e-12)
-    for info in seen[::3]:
-        assert info.objective == pytest.approx(full(info.coef), rel=1e-12)
-    W, b = objective.unpack(result.coef)
-    grad_W, grad_b = smooth_gradient(X, y, W, b, C, l1_ratio, sw)
-    lam = l1_ratio / (C * sw.sum())
-    distance = np.where(
-        W == 0, np.maximum(np.abs(grad_W) - lam, 0), np.abs(grad_W + lam * np.sign(W))
-    )
-    assert distance.max() <= 1e-8 and np.abs(grad_b).max() <= 1e-8
-
-
 # -- 9. warm start -------------------------------------------------------------------------
 
 
@@ -802,7 +748,7 @@ def test_gd_fixed_step_is_the_textbook_step_then_soft_thresholding():
     start[-1] = 0.3
     result = gd.solve(objective, penalty, start, tol=0.0, max_iter=1, learning_rate=eta)
     W, b = objective.unpack(start)
-    grad_W, grad_b = smooth_gradient(X, y, W, b, C, l1_ratio, np.ones(len(y)))
+    grad_W, grad_b = reference_gradient(X, y, W, b, C, l1_ratio, np.ones(len(y)))
     lam = l1_ratio / (C * len(y))
     step_W = W - eta * grad_W
     expected_W = np.sign(step_W) * np.maximum(np.abs(step_W) - eta * lam, 0.0)

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy.special import expit, log_softmax
 
 from celr._objective import LogisticObjective
+from tests.conftest import reference_objective
 
 N_SAMPLES = 40
 FEATURE_SCALES = np.array([0.1, 1.0, 10.0, 0.5, 3.0])
@@ -38,15 +38,11 @@ def random_coef(n_scores, fit_intercept, rng):
 
 
 def reference_value(X, y, w, coef, n_classes, fit_intercept):
+    """The data term at flat ``coef``, by conftest's reference objective (no penalty)."""
     n_scores = 1 if n_classes == 2 else n_classes
     table = coef.reshape(n_scores, N_FEATURES + fit_intercept)
-    z = X @ table[:, :N_FEATURES].T + (table[:, -1] if fit_intercept else 0.0)
-    if n_classes == 2:
-        p1 = expit(z[:, 0])
-        log_p = np.log(np.where(y == 1, p1, 1.0 - p1))
-    else:
-        log_p = log_softmax(z, axis=1)[np.arange(len(y)), y]
-    return np.sum(w * -log_p) / np.sum(w)
+    intercept = table[:, -1] if fit_intercept else np.zeros(n_scores)
+    return reference_objective(X, y, table[:, :N_FEATURES], intercept, np.inf, w)
 
 
 def assert_close(actual, desired, rtol):

@@ -23,13 +23,12 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
-from scipy.optimize import minimize
-from scipy.special import expit, log_expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from celr import CrossEntropyLogisticRegression, PrecisionWarning, SeparationWarning
 from celr.solvers import SOLVERS
+from tests.conftest import reference_minimum, reference_objective, reference_row_weights
 
 ALL_SOLVERS = sorted(SOLVERS)
 FULL_BATCH_SOLVERS = sorted(name for name, spec in SOLVERS.items() if not spec.stochastic)
@@ -258,125 +257,15 @@ def describe(caught) -> list[str]:
     return [f"{w.category.__name__}: {w.message}" for w in caught]
 
 
-# == the reference objective, from the textbook formula ====================================
-def row_weights(y, n_classes, sample_weight, class_weight) -> np.ndarray:
-    """``s_i``: sample weight times class weight; 'balanced' gives class k the weight
-    ``S / (K S_k)`` on the weighted class totals ``S_k`` (0 for a class of zero weight)."""
-    s = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float).copy()
-    if class_weight == "balanced":
-        totals = np.bincount(y, weights=s, minlength=n_classes)
-        per_class = np.zeros(n_classes)
-        per_class[totals > 0] = totals.sum() / (n_classes * totals[totals > 0])
-        s *= per_class[y]
-    elif class_weight is not None:
-        s *= np.array([class_weight[k] for k in range(n_classes)])[y]
-    return s
-
-
-def data_term(X, y, s, W, b) -> tuple[float, np.ndarray, np.ndarray]:
-    """Mean weighted cross-entropy ``(1/S) sum_i s_i L_CE`` and its gradients in W and b.
-
-    Binary (one score ``z = w.x + b``): ``L_CE = log(1 + e^z) - y z``, ``dL/dz = sigma(z) - y``.
-    K classes: ``L_CE = logsumexp(z) - z_y``, ``dL/dz = softmax(z) - onehot(y)``.
-    """
-    S = s.sum()
-    Z = X @ W.T + b
-    if W.shape[0] == 1:
-        z = Z[:, 0]
-        loss = -np.where(y == 1, log_expit(z), log_expit(-z))
-        R = (expit(z) - y)[:, None]
-    else:
-        rows = np.arange(len(y))
-        shifted = Z - Z.max(axis=1, keepdims=True)
-        exp = np.exp(shifted)
-        total = exp.sum(axis=1)
-        loss = np.log(total) - shifted[rows, y]
-        R = exp / total[:, None]
-        R[rows, y] -= 1.0
-    R *= (s / S)[:, None]
-    return float(s @ loss / S), R.T @ X, R.sum(axis=0)
-
-
-def objective(X, y, s, W, b, C, l1_ratio) -> float:
-    """``(1/S) sum_i s_i L_CE + 1/(C S) ((1 - l1_ratio)/2 ||W||^2 + l1_ratio ||W||_1)``."""
-    value = data_term(X, y, s, np.atleast_2d(W), np.asarray(b, float))[0]
-    if np.isinf(C):
-        return value
-    W = np.asarray(W, float)
-    return value + ((1 - l1_ratio) / 2 * np.sum(W**2) + l1_ratio * np.abs(W).sum()) / (C * s.sum())
-
-
-def reference_minimum(X, y, s, n_classes, C, l1_ratio, fit_intercept, starts=()) -> float:
-    """The minimum of :func:`objective` by scipy's L-BFGS-B, independently of celr.
-
-    Smooth penalty: the plain problem. An L1 part: the smooth reformulation ``W = P - Q``,
-    ``P, Q >= 0``, whose ``||W||_1`` is ``sum(P + Q)`` at the optimum (L-BFGS-B bounds).
-    Coefficients are optimised for standardised columns (``W = V / scale``), which changes
-    the conditioning only. Started from zero and from each ``(W, b)`` in ``starts``; the
-    lowest objective found is returned.
-    """
-    m, d = (1 if n_classes == 2 else n_classes), X.shape[1]
-    scale = X.std(axis=0)
-    scale[scale == 0] = 1.0
-    S = s.sum()
-    smooth = np.isinf(C) or l1_ratio == 0
-    l2 = 0.0 if np.isinf(C) else (1 - l1_ratio) / (C * S)
-    l1 = 0.0 if np.isinf(C) else l1_ratio / (C * S)
-    n_w = m * d * (1 if smooth else 2)
-
-    def unpack(theta):
-        if smooth:
-            V = theta[: m * d].reshape(m, d)
-        else:
-            V = (theta[: m * d] - theta[m * d : 2 * m * d]).reshape(m, d)
-        b = theta[n_w:] if fit_intercept else np.zeros(m)
-        return V / scale, b
-
-    def fun(theta):
-        W, b = unpack(theta)
-        value, gW, gb = data_term(X, y, s, W, b)
-        value += l2 / 2 * np.sum(W**2)
-        gW = (gW + l2 * W) / scale  # d/dV
-        if smooth:
-            grad = [gW.ravel()]
-        else:  # l1 ||W||_1 = l1 sum((P + Q) / scale) at the optimum
-            l1_per_v = np.tile(l1 / scale, m)
-            value += l1_per_v @ (theta[: m * d] + theta[m * d : n_w])
-            grad = [gW.ravel() + l1_per_v, -gW.ravel() + l1_per_v]
-        if fit_intercept:
-            grad.append(gb)
-        return value, np.concatenate(grad)
-
-    best = np.inf
-    n_params = n_w + (m if fit_intercept else 0)
-    bounds = None if smooth else [(0, None)] * n_w + [(None, None)] * (n_params - n_w)
-    for W0, b0 in [(np.zeros((m, d)), np.zeros(m)), *starts]:
-        V0 = (np.asarray(W0, float) * scale).ravel()
-        parts = [V0] if smooth else [np.maximum(V0, 0), np.maximum(-V0, 0)]
-        if fit_intercept:
-            parts.append(np.asarray(b0, float))
-        result = minimize(
-            fun,
-            np.concatenate(parts),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            options={"maxiter": 20_000, "maxfun": 40_000, "maxcor": 20, "gtol": 1e-14,
-                     "ftol": 1e-16},
-        )  # fmt: skip
-        W, b = unpack(result.x)
-        best = min(best, objective(X, y, s, W, b, C, l1_ratio))
-    return best
-
-
+# == the reference objective and minimum: conftest's ======================================
 def relative_gap(case: Case, model) -> tuple[float, float, float]:
     """celr's objective, the reference minimum and their relative gap."""
     problem = case.problem
     X, y, sample_weight, class_weight = problem.data
     X = case.X64
-    s = row_weights(y, problem.n_classes, sample_weight, class_weight)
+    s = reference_row_weights(y, sample_weight, class_weight)[2]
     coef, intercept = model.coef_.astype(float), model.intercept_.astype(float)
-    f = objective(X, y, s, coef, intercept, case.C, case.l1_ratio)
+    f = reference_objective(X, y, coef, intercept, case.C, s, l1_ratio=case.l1_ratio)
     args = (X, y, s, problem.n_classes, case.C, case.l1_ratio, case.fit_intercept)
     f_ref = reference_minimum(*args)
     if f > f_ref:  # confirm from celr's own point: the lowest objective either reaches
@@ -390,14 +279,14 @@ def test_reference_objective_has_scikit_learns_scaling_of_c():
     its minimiser, and that of another scaling of C (``C`` on the mean) is not."""
     problem = Problem(90, 4, 3, 7, 1.0, 1.0, False, "with_zeros", "dict")
     X, y, sample_weight, class_weight = problem.data
-    s = row_weights(y, 3, sample_weight, class_weight)
+    s = reference_row_weights(y, sample_weight, class_weight)[2]
 
     def sklearn_objective(X, y, s, C, C_fitted):
         ref = LogisticRegression(C=C_fitted, solver="newton-cholesky", tol=1e-14, max_iter=1000)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             ref.fit(X, y, sample_weight=s)
-        return objective(X, y, s, ref.coef_, ref.intercept_, C, 0.0)
+        return reference_objective(X, y, ref.coef_, ref.intercept_, C, s)
 
     for n_classes, C in [(2, 0.3), (3, 5.0)]:
         keep = y < n_classes

@@ -6,15 +6,14 @@ import warnings
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from celr import CrossEntropyLogisticRegression
 from celr._objective import LogisticObjective
-from celr._penalty import ElasticNetPenalty
 from celr.solvers import SOLVERS, choose_solver, newton
-from celr.solvers._base import IterationInfo, SmoothProblem
+from celr.solvers._base import SmoothProblem
 from celr.solvers._coordinates import StandardizedCoordinates
+from tests.conftest import coef_gap, objective_and_penalty, reference_problem_for
 
 
 @pytest.mark.parametrize("solver", ["newton", "lbfgs", "auto"])
@@ -30,34 +29,10 @@ def test_default_fit_reaches_reference_optimum(reference_problem, solver):
     assert problem.gap(model) > -1e-10  # never below the optimum: the reference is tight
 
 
-def _objective_and_penalty(problem, sparse=False):
-    classes, codes = np.unique(problem.y, return_inverse=True)
-    weight = np.ones(len(codes)) if problem.sample_weight is None else problem.sample_weight
-    if problem.class_weight is not None:
-        weight = weight * np.array([problem.class_weight[c] for c in classes])[codes]
-    X = sp.csr_array(problem.X) if sparse else problem.X
-    objective = LogisticObjective(X, codes, weight, len(classes), True)
-    table = np.ones((objective.n_scores, objective.n_features + 1), bool)
-    table[:, -1] = False
-    penalty = ElasticNetPenalty(1 / (problem.C * objective.weight_sum), 0.0, table.ravel())
-    return objective, penalty
-
-
-def _gap(problem, objective, coef):
-    weights, intercept = objective.unpack(coef)
-    if objective.n_scores > 1:
-        weights, intercept = weights - weights.mean(0), intercept - intercept.mean()
-
-    class Fitted:
-        coef_, intercept_ = weights, intercept
-
-    return problem.gap(Fitted)
-
-
 @pytest.mark.parametrize("exact_hessian", [True, False], ids=["cholesky", "cg"])
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 def test_newton_inner_solves_reach_optimum(reference_problem, exact_hessian, sparse):
-    objective, penalty = _objective_and_penalty(reference_problem, sparse)
+    objective, penalty = objective_and_penalty(reference_problem, sparse)
     result = newton.solve(
         objective,
         penalty,
@@ -67,46 +42,12 @@ def test_newton_inner_solves_reach_optimum(reference_problem, exact_hessian, spa
         exact_hessian=exact_hessian,
     )
     assert result.converged
-    assert _gap(reference_problem, objective, result.coef) < 1e-8
+    assert coef_gap(reference_problem, objective, result.coef) < 1e-8
     assert result.n_iter <= (30 if exact_hessian else 60)
 
 
-# The second-order and quasi-Newton solvers: monotone, and converged within a few hundred
-# iterations on every reference problem. gd (non-monotone Barzilai-Borwein steps) and sgd
-# (epochs) are tested in test_first_order.py.
-MONOTONE_SOLVERS = ("newton", "lbfgs")
-
-
-def assert_reports_every_iteration(result, seen: list[IterationInfo]) -> None:
-    """The solver contract: one history value per iteration plus the start, one callback
-    per iteration, numbered from 1, the last one reporting the final stop_crit."""
-    assert len(result.history) == result.n_iter + 1 == len(seen) + 1
-    assert [info.n_iter for info in seen] == list(range(1, result.n_iter + 1))
-    assert seen[-1].stop_crit == result.stop_crit
-
-
-def test_solver_interface_reports_history_and_callbacks(reference_problem):
-    objective, penalty = _objective_and_penalty(reference_problem)
-    for spec in (SOLVERS[name] for name in MONOTONE_SOLVERS):
-        seen: list[IterationInfo] = []
-        result = spec.solve(
-            objective,
-            penalty,
-            np.zeros(objective.n_params),
-            tol=1e-6,
-            max_iter=50_000,
-            callback=seen.append,
-        )
-        assert_reports_every_iteration(result, seen)
-        assert result.converged
-        # Converged means the gradient test, or a stall at float64's resolution limit.
-        assert result.stop_crit <= max(1e-6, 10 * np.sqrt(np.finfo(float).eps))
-        # The objective never increases along the way (line searches / L-BFGS-B).
-        assert np.all(np.diff(result.history) <= 1e-12 * abs(result.history[0]))
-
-
 def test_max_iter_zero_returns_start():
-    objective, penalty = _objective_and_penalty(reference_problem_small())
+    objective, penalty = objective_and_penalty(reference_problem_small())
     for spec in SOLVERS.values():
         start = np.random.default_rng(0).normal(size=objective.n_params)
         result = spec.solve(objective, penalty, start, tol=1e-8, max_iter=0)
@@ -117,14 +58,12 @@ def test_max_iter_zero_returns_start():
 
 
 def reference_problem_small():
-    from tests.conftest import reference_problem_for
-
     return reference_problem_for("iris", 1.0, False)
 
 
 def test_standardized_coordinates_round_trip():
     problem = reference_problem_small()
-    objective, penalty = _objective_and_penalty(problem)
+    objective, penalty = objective_and_penalty(problem)
     coords = StandardizedCoordinates(
         objective,
         objective.feature_center_scale()[0],
@@ -168,10 +107,8 @@ PASS_BOUNDS = {
 
 @pytest.mark.parametrize(("name", "solver"), sorted(PASS_BOUNDS))
 def test_number_of_passes_over_X_stays_bounded(name, solver, monkeypatch):
-    from tests.conftest import reference_problem_for
-
     problem = reference_problem_for(name, 1.0, False)
-    objective, penalty = _objective_and_penalty(problem)
+    objective, penalty = objective_and_penalty(problem)
     counts = {"value_grad": 0, "hessian": 0}
     for method in counts:  # on the class: row-subsampled objectives count too
         original = getattr(LogisticObjective, method)
