@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import expit, log_expit
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from celr._callbacks import (
     CallbackSupportMixin,
@@ -21,22 +18,17 @@ from celr._callbacks import (
     iteration_tasks,
     reports_to_callbacks,
 )
+from celr._coefficients import CoefficientsMixin
 from celr._column_stats import weighted_center_scale
-from celr._dask import dask_training, is_dask_collection, predict_dask
-from celr._inference import information, likelihood
+from celr._dask import dask_training, is_dask_collection
+from celr._fit_outcome import FitOutcomeMixin
 from celr._inputs import FLOAT_DTYPES, encode_targets
-from celr._loss import (
-    binary_loss_and_residual,
-    log_softmax,
-    multinomial_loss_and_residual,
-    softmax,
-)
-from celr._objective import CoefLayout, LogisticObjective, intercept_only_coef
-from celr._offsets import CenteredModel, ColumnOffsets, choose_offsets
+from celr._objective import CoefLayout, LogisticObjective
+from celr._offsets import ColumnOffsets, choose_offsets
 from celr._parallel import make_objective
 from celr._penalty import ElasticNetPenalty
+from celr._prediction import PredictionMixin
 from celr._progress import FitMonitor
-from celr._separation import SeparationWarning
 from celr._stochastic import PartialFitMixin, validation_split
 from celr._summary import InferenceMixin
 from celr._threads import one_blas_thread, thread_budget
@@ -46,7 +38,14 @@ from celr.solvers.sgd import SCHEDULES
 
 
 class CrossEntropyLogisticRegression(
-    ClassifierMixin, InferenceMixin, PartialFitMixin, CallbackSupportMixin, BaseEstimator
+    ClassifierMixin,
+    PredictionMixin,
+    CoefficientsMixin,
+    FitOutcomeMixin,
+    InferenceMixin,
+    PartialFitMixin,
+    CallbackSupportMixin,
+    BaseEstimator,
 ):
     """Logistic regression fitted by minimising the mean cross-entropy loss.
 
@@ -393,45 +392,6 @@ class CrossEntropyLogisticRegression(
         finally:
             monitor.close()
 
-    def _warn_interrupted(self, result: SolverResult) -> None:
-        warnings.warn(
-            f"fit interrupted (Ctrl-C) after {result.n_iter} iterations of "
-            f"solver={self.solver_!r}: keeping the best weights reached (objective "
-            f"{min(result.history, default=np.nan):.10g}), which are not the optimum.",
-            ConvergenceWarning,
-            stacklevel=4,
-        )
-
-    def _record_statistics(self, objective, penalty, coef: np.ndarray, offsets) -> None:
-        """What inference needs from the training data: the likelihood when unpenalised
-        (and a search for separation), the Hessian with ``store_covariance``."""
-        names = self._feature_names()
-        self._likelihood = likelihood(objective, coef, names) if np.isinf(self.C) else None
-        self._information = (
-            information(objective, penalty, coef, names, offsets)
-            if self.store_covariance
-            else None
-        )
-
-    def _adopt_fit(self, fitted: CrossEntropyLogisticRegression) -> None:
-        """Take over the model ``fitted`` found (a CV refit), as if this ``fit`` had run.
-
-        ``n_features_in_`` and ``feature_names_in_`` are this estimator's own, from its
-        ``validate_data``; the optimiser state is not taken (a CV model has none).
-        """
-        for name in _FIT_RESULTS:
-            setattr(self, name, getattr(fitted, name))
-
-    def _record_input(self, classes: np.ndarray, n_features: int, feature_names) -> None:
-        """``classes_``, ``n_features_in_``, ``feature_names_in_`` of input that
-        ``validate_data`` did not see (Dask collections)."""
-        self.classes_ = classes
-        self.n_features_in_ = int(n_features)
-        if feature_names is not None:
-            self.feature_names_in_ = feature_names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_  # a stale name list from an earlier fit
-
     def _solver_name(self, n_params: int) -> str:
         if self.solver == "auto":
             return choose_solver(n_params=n_params, l1_ratio=self.l1_ratio)
@@ -453,28 +413,6 @@ class CrossEntropyLogisticRegression(
             X, targets.codes, targets.weights, len(self.classes_), self.fit_intercept
         )
 
-    def _fitted_offsets(self) -> ColumnOffsets | None:
-        """The offsets of the centred columns the model was fitted on, if it still is."""
-        centered = getattr(self, "_centered_model", None)
-        if centered is None or not centered.describes(self.coef_, self.intercept_):
-            return None
-        return centered.offsets
-
-    def _objective_coef(self, layout: CoefLayout, offsets: ColumnOffsets | None) -> np.ndarray:
-        """``coef_, intercept_`` as a flat vector of the objective on ``offsets``' columns.
-
-        The centred intercept ``b'`` is taken as fitted when the offsets are the fit's:
-        recomputing it from ``intercept_`` would add back the rounding of ``b = b' - W m``.
-        """
-        coef = layout.pack(self.coef_.astype(np.float64), self.intercept_.astype(np.float64))
-        if offsets is None:
-            return coef
-        fitted = self._fitted_offsets()
-        if fitted is not None and _same_offsets(fitted, offsets):
-            intercept = self._centered_model.centered_intercept
-            return layout.pack(self.coef_.astype(np.float64), intercept)
-        return offsets.to_objective(layout, coef)
-
     def _penalty(self, objective: LogisticObjective) -> ElasticNetPenalty:
         C, l1_ratio = self._regularization()
         return ElasticNetPenalty.for_layout(objective, C, l1_ratio, objective.weight_sum)
@@ -489,195 +427,3 @@ class CrossEntropyLogisticRegression(
         if "random_state" in options:
             options["random_state"] = random_state
         return options
-
-    def _initial_coef(
-        self, objective: LogisticObjective, offsets: ColumnOffsets | None = None
-    ) -> np.ndarray:
-        """Previous coefficients under ``warm_start``; else zero weights and log-odds."""
-        if self.warm_start and hasattr(self, "coef_"):
-            if self.coef_.shape == (objective.n_scores, objective.n_features):
-                return self._objective_coef(objective, offsets)
-        return intercept_only_coef(objective)
-
-    def _set_coefficients(
-        self,
-        layout: CoefLayout,
-        coef: np.ndarray,
-        dtype,
-        center_weights: bool = True,
-        offsets: ColumnOffsets | None = None,
-    ) -> None:
-        weights, intercept = layout.unpack(coef)
-        if layout.n_scores > 1:
-            # Softmax is shift invariant; report the representation whose scores sum to 0.
-            # An L1 term is not: its optimum is the representation it chose (with zeros).
-            if center_weights:
-                weights = weights - weights.mean(axis=0)
-            intercept = intercept - intercept.mean()
-        self.coef_ = np.array(weights, dtype=dtype)
-        self._centered_model = None
-        if offsets is None:
-            self.intercept_ = np.array(intercept, dtype=dtype)
-            return
-        centered_intercept = np.array(intercept, dtype=np.float64)
-        model_intercept = intercept - self.coef_[:, offsets.columns] @ offsets.values
-        self.intercept_ = np.array(model_intercept, dtype=dtype)
-        self._centered_model = CenteredModel(
-            offsets, self.coef_.copy(), self.intercept_.copy(), centered_intercept
-        )
-
-    def _warn_if_not_optimal(self, result) -> None:
-        separation = self._likelihood and self._likelihood.separation
-        if separation:
-            warnings.warn(
-                f"{separation.describe()} Use a finite C (e.g. C=1) for a unique model.",
-                SeparationWarning,
-                stacklevel=5,
-            )
-            return
-        if not result.converged:
-            unit = " epochs" if SOLVERS[self.solver_].stochastic else ""
-            reason = (
-                f"reached max_iter={self.max_iter}{unit}"
-                if result.n_iter >= self.max_iter
-                else "could not decrease the objective further"
-            )
-            advice = "increase max_iter or loosen tol" + (
-                "" if self.solver_ == "newton" else ", or try solver='newton'"
-            )
-            warnings.warn(
-                f"solver={self.solver_!r} {reason} with gradient max-norm "
-                f"{result.stop_crit:.2e} > tol={self.tol:g}: {advice}.",
-                ConvergenceWarning,
-                stacklevel=5,
-            )
-
-    # -- prediction -----------------------------------------------------------------------
-    def decision_function(self, X: ArrayLike) -> np.ndarray:
-        """Scores ``X @ coef_.T + intercept_``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, dask Array or DataFrame} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            For two classes, the log-odds of ``classes_[1]``. For dask ``X``, a lazy dask
-            Array with X's row chunks (likewise for every prediction method).
-        """
-        check_is_fitted(self)
-        if is_dask_collection(X):
-            return predict_dask(self, X, "decision_function")
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES, reset=False)
-        offsets = self._fitted_offsets()
-        if offsets is None:
-            scores = np.asarray(X @ self.coef_.T) + self.intercept_
-        else:  # as fitted: X @ coef_.T would add the rounding of the columns' offsets
-            scores = offsets.scores(X, self.coef_, self._centered_model.centered_intercept)
-            scores = scores.astype(self.coef_.dtype, copy=False)
-        return scores[:, 0] if scores.shape[1] == 1 else scores
-
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        """Most probable class for each row.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, dask Array or DataFrame} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        if is_dask_collection(X):  # lazy, chunk by chunk on the cluster
-            return predict_dask(self, X, "predict")
-        scores = self.decision_function(X)
-        codes = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
-        return self.classes_[codes]
-
-    def predict_proba(self, X: ArrayLike) -> np.ndarray:
-        """Class probabilities: ``sigma`` of the score (binary) or its softmax.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, dask Array or DataFrame} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``classes_``.
-        """
-        if is_dask_collection(X):  # lazy, chunk by chunk on the cluster
-            return predict_dask(self, X, "predict_proba")
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            return np.column_stack([expit(-scores), expit(scores)])
-        return softmax(scores)
-
-    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
-        """Log class probabilities, computed in log space.
-
-        Finite even where ``predict_proba`` rounds to 0 (e.g. a score of -1000 gives
-        -1000, not ``-inf``).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, dask Array or DataFrame} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-        """
-        if is_dask_collection(X):  # lazy, chunk by chunk on the cluster
-            return predict_dask(self, X, "predict_log_proba")
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            return np.column_stack([log_expit(-scores), log_expit(scores)])
-        return log_softmax(scores)
-
-    def loss(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
-        """The model's mean cross-entropy on ``(X, y)``: the textbook's L_CE (eq. 5.23).
-
-        Computed from the scores, so it is finite for every finite score. Weighted by
-        ``sample_weight`` only (no class weights, no penalty).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-            Labels, all among ``classes_``.
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        loss : float
-        """
-        scores = self.decision_function(X)
-        y = np.asarray(y)
-        if y.shape != (scores.shape[0],):
-            raise ValueError(f"y must have shape ({scores.shape[0]},) to match X, got {y.shape}.")
-        unknown = ~np.isin(y, self.classes_)
-        if unknown.any():
-            raise ValueError(f"y contains labels not seen in fit: {np.unique(y[unknown])}.")
-        codes = np.searchsorted(self.classes_, y)
-        weights = _check_sample_weight(sample_weight, scores, ensure_non_negative=True)
-        scores = scores.astype(np.float64)
-        if scores.ndim == 1:
-            per_sample, _ = binary_loss_and_residual(scores, codes.astype(np.float64))
-        else:
-            per_sample, _ = multinomial_loss_and_residual(scores, codes)
-        return float(np.average(per_sample, weights=weights))
-
-
-def _same_offsets(first: ColumnOffsets, second: ColumnOffsets) -> bool:
-    return np.array_equal(first.columns, second.columns) and np.array_equal(
-        first.values, second.values
-    )
-
-
-#: What ``fit`` sets besides ``n_features_in_`` and ``feature_names_in_``: the classes,
-#: the model, its convergence record and the statistics inference reuses.
-_FIT_RESULTS = (
-    "classes_", "coef_", "intercept_", "n_iter_", "stop_crit_", "loss_curve_",
-    "validation_loss_curve_", "solver_", "_likelihood", "_information", "_centered_model",
-)  # fmt: skip
