@@ -107,12 +107,7 @@ def solve(
     [0.15, 0.1, 0.05]
     """
     problem = SmoothProblem(objective, penalty)
-    if learning_rate is None:
-        coords = StandardizedCoordinates(
-            objective, objective.feature_center_scale()[0], problem.feature_scale
-        )
-    else:
-        coords = StandardizedCoordinates.identity(objective)
+    coords = _coordinates(problem, standardized=learning_rate is None)
     coef0 = np.asarray(coef0, dtype=np.float64)
     u = coords.from_coef(objective.remove_invariant(coef0) if penalty.is_smooth else coef0)
     # The L1 term in u's units: |w_j| = |v_j| / scale_j.
@@ -140,11 +135,9 @@ def solve(
                 step = _barzilai_borwein(new_u - u, new_grad_u - grad_u, step)
                 u, grad_u = new_u, new_grad_u
             else:
-                u = penalty.prox(u - step * grad_u, step, u_scale)
-                coef = coords.to_coef(u)
-                smooth_value, grad = problem.value_grad(coef)
-                value = problem.total_value(coef, smooth_value)
-                grad_u = coords.gradient_to_u(grad)
+                u, coef, value, grad, grad_u = _fixed_step(
+                    problem, coords, u, grad_u, step, u_scale
+                )
             if diverged(value, record.history[0]) or not np.all(np.isfinite(grad)):
                 has_diverged = True  # the runaway step is not counted: n_iter + 1 values
                 break
@@ -180,6 +173,24 @@ def _flat(record: IterationRecord, last_progress: int, precision: float) -> bool
         return False
     window = record.history[-STALL_ITERATIONS - 1 :]
     return max(window) - min(window) <= 16 * precision * abs(record.best_value)
+
+
+def _coordinates(problem: SmoothProblem, standardized: bool) -> StandardizedCoordinates:
+    """Standardised coordinates for the line search; the textbook's raw ones for a
+    given step, which is then the ``eta`` of its update."""
+    if not standardized:
+        return StandardizedCoordinates.identity(problem.objective)
+    center = problem.objective.feature_center_scale()[0]
+    return StandardizedCoordinates(problem.objective, center, problem.feature_scale)
+
+
+def _fixed_step(problem, coords, u, grad_u, step, u_scale):
+    """The textbook's update with the fixed ``step`` (proximal for L1): the new ``u``,
+    ``coef``, objective, gradient and gradient in ``u``."""
+    u = problem.penalty.prox(u - step * grad_u, step, u_scale)
+    coef = coords.to_coef(u)
+    smooth_value, grad = problem.value_grad(coef)
+    return u, coef, problem.total_value(coef, smooth_value), grad, coords.gradient_to_u(grad)
 
 
 def _barzilai_borwein(u_change: np.ndarray, grad_change: np.ndarray, step: float) -> float:

@@ -75,34 +75,16 @@ def solve(
     coords = StandardizedCoordinates(
         objective, objective.feature_center_scale()[0], problem.feature_scale
     )
-    last = {}
-
-    def value_and_grad_u(u: np.ndarray) -> tuple[float, np.ndarray]:
-        coef = coords.to_coef(u)
-        value, grad = problem.value_grad(coef)
-        last.update(u=u.copy(), coef=coef, value=value, grad=grad)
-        return value, coords.gradient_to_u(grad)
-
-    def coef_and_grad_at(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if "u" not in last or not np.array_equal(last["u"], u):
-            value_and_grad_u(u)
-        return last["coef"], last["grad"]
-
-    def state_at(u: np.ndarray) -> tuple[np.ndarray, float, float]:
-        coef_and_grad_at(u)
-        coef = last["coef"]
-        value = problem.total_value(coef, last["value"])
-        return coef, value, problem.stop_crit(coef, last["grad"])
-
+    at = _InU(problem, coords)
     coef0 = np.asarray(coef0, dtype=np.float64)
     # Softmax's shift of every column is free for the data and an L2 term, so the start
     # may drop it; an L1 term is not shift invariant, and a warm start must stay put.
     u0 = coords.from_coef(objective.remove_invariant(coef0) if penalty.is_smooth else coef0)
-    record = IterationRecord(*state_at(u0), callback)
+    record = IterationRecord(*at.state(u0), callback)
 
     def record_at(u: np.ndarray) -> bool:
         """Book-keeping after an iteration; True once converged."""
-        record.add(*state_at(u))
+        record.add(*at.state(u))
         return record.stop_crit <= tol
 
     def on_iteration(intermediate_result) -> None:
@@ -116,7 +98,7 @@ def solve(
         # ends the search once f no longer moves, instead of ~60 line-search evaluations
         # in rounding noise (measured on sparse 200k x 2^18).
         minimize(
-            value_and_grad_u,
+            at.value_and_grad,
             u0,
             jac=True,
             method="L-BFGS-B",
@@ -130,7 +112,7 @@ def solve(
         )
     else:
         minimize_with_l1_working_sets(
-            value_and_grad_u,
+            at.value_and_grad,
             u0,
             penalty.l1_weights(problem.param_scale),
             tol=tol,
@@ -140,7 +122,7 @@ def solve(
             on_iteration=record_at,
             # In the units of stop_crit (the working sets see u; the gradient in u of an
             # intercept's centring differs while the intercepts are not yet optimal).
-            distance=lambda u, _: problem.optimality(*coef_and_grad_at(u)),
+            distance=lambda u, _: problem.optimality(*at.coef_and_grad(u)),
         )
     converged = record.stop_crit <= tol or (
         0 < record.n_iter < max_iter and problem.converged_when_stalled(record.stop_crit, tol)
@@ -152,3 +134,29 @@ def solve(
         problem, penalty, record, tol, converged=converged, max_iter=max_iter
     )
     return record.result(converged)
+
+
+class _InU:
+    """The problem as L-BFGS-B sees it, in the standardised coordinates ``u``, with the
+    last evaluation kept: the callbacks ask for the point scipy just evaluated."""
+
+    def __init__(self, problem: SmoothProblem, coords: StandardizedCoordinates) -> None:
+        self.problem, self.coords = problem, coords
+        self.last: dict = {}
+
+    def value_and_grad(self, u: np.ndarray) -> tuple[float, np.ndarray]:
+        coef = self.coords.to_coef(u)
+        value, grad = self.problem.value_grad(coef)
+        self.last.update(u=u.copy(), coef=coef, value=value, grad=grad)
+        return value, self.coords.gradient_to_u(grad)
+
+    def coef_and_grad(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if "u" not in self.last or not np.array_equal(self.last["u"], u):
+            self.value_and_grad(u)
+        return self.last["coef"], self.last["grad"]
+
+    def state(self, u: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """``coef``, the whole objective and ``stop_crit`` at ``u``."""
+        coef, grad = self.coef_and_grad(u)
+        value = self.problem.total_value(coef, self.last["value"])
+        return coef, value, self.problem.stop_crit(coef, grad)

@@ -215,10 +215,7 @@ def solve(
         if has_diverged:
             break
         coef = state.coef
-        # The value only: the gradient would cost as much again, and SGD's noise keeps
-        # it far above tol until the very end. It is measured once, after the loop.
-        with np.errstate(over="ignore", invalid="ignore"):
-            value = objective.value(coef) + penalty.value(coef)
+        value = _epoch_value(objective, penalty, coef)
         if diverged(value, record.history[0]):
             has_diverged = True
             coef = best_coef
@@ -242,16 +239,31 @@ def solve(
     if validation is not None and best_coef is not coef:
         coef = best_coef
         state.reset_to(coef)
-    if state.adapting:  # partial_fit continues with a decaying step and this average
-        state.end_adaptation(coef, -(-objective.n_samples // state.batch_size))
-    stop_crit = record.stop_crit
-    if record.n_iter:
-        stop_crit = problem.stop_crit(coef, problem.value_grad(coef)[1])
-    record.end_at(coef, stop_crit)
+    stop_crit = _end_at(problem, state, record, coef)
     return record.result(
         stop_crit <= tol or plateau, diverged=has_diverged,
         validation_history=validation_history, state=state,
     )  # fmt: skip
+
+
+def _epoch_value(objective, penalty, coef: np.ndarray) -> float:
+    """The full objective after an epoch: the value only. The gradient would cost as much
+    again, and SGD's noise keeps it far above tol until the very end: it is measured
+    once, by :func:`_end_at`."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return objective.value(coef) + penalty.value(coef)
+
+
+def _end_at(problem: SmoothProblem, state: SGDState, record: IterationRecord, coef) -> float:
+    """End the fit at ``coef``: measure its ``stop_crit``; a state still adapting its step
+    hands ``partial_fit`` a decaying step and this average."""
+    if state.adapting:
+        state.end_adaptation(coef, -(-problem.objective.n_samples // state.batch_size))
+    stop_crit = record.stop_crit
+    if record.n_iter:
+        stop_crit = problem.stop_crit(coef, problem.value_grad(coef)[1])
+    record.end_at(coef, stop_crit)
+    return stop_crit
 
 
 def _new_low(score: float, best_score: float, objective) -> bool:
