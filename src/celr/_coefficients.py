@@ -56,14 +56,14 @@ class CoefficientsMixin:
         center_weights: bool = True,
         offsets: ColumnOffsets | None = None,
     ) -> None:
-        weights, intercept = layout.unpack(coef)
+        W, intercept = layout.unpack(coef)
         if layout.n_scores > 1:
             # Softmax is shift invariant; report the representation whose scores sum to 0.
             # An L1 term is not: its optimum is the representation it chose (with zeros).
             if center_weights:
-                weights = weights - weights.mean(axis=0)
+                W = W - W.mean(axis=0)
             intercept = intercept - intercept.mean()
-        self.coef_ = np.array(weights, dtype=dtype)
+        self.coef_ = np.array(W, dtype=dtype)
         self._centered_model = None
         if offsets is None:
             self.intercept_ = np.array(intercept, dtype=dtype)

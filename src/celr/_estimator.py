@@ -296,8 +296,8 @@ class CrossEntropyLogisticRegression(
             return task.end(self._fit_objective(objective, spec, options, objective.X.dtype))
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES)
         targets = encode_targets(y, sample_weight, self.class_weight)
-        self.classes_, y_codes, weights = targets.classes, targets.codes, targets.weights
-        del targets  # the weights are freed below, once the objective holds them normalised
+        self.classes_, y_codes, row_weights = targets.classes, targets.codes, targets.weights
+        del targets  # the row weights are freed below, once the objective holds them normalised
         layout = CoefLayout(len(self.classes_), X.shape[1], self.fit_intercept)
         self.solver_ = self._solver_name(layout.n_params)
         spec = SOLVERS[self.solver_]
@@ -307,7 +307,7 @@ class CrossEntropyLogisticRegression(
         if not spec.stochastic and self.fit_intercept:
             # The objective needs these statistics too (solvers standardise implicitly):
             # one pass over X for both, unless some column is centred.
-            normalized = weights / np.sum(weights)
+            normalized = row_weights / np.sum(row_weights)
             with one_blas_thread():  # the bits of a BLAS product depend on its threads
                 center_scale = weighted_center_scale(X, normalized, True)
             offsets = choose_offsets(
@@ -319,19 +319,21 @@ class CrossEntropyLogisticRegression(
         random_state = check_random_state(self.random_state)
         options = self._solver_options(spec, random_state)
         if spec.stochastic and self.early_stopping:
-            held_out = validation_split(y_codes, weights, self.validation_fraction, random_state)
+            held_out = validation_split(
+                y_codes, row_weights, self.validation_fraction, random_state
+            )
             options["validation"] = LogisticObjective(
-                X[held_out], y_codes[held_out], weights[held_out], len(self.classes_),
+                X[held_out], y_codes[held_out], row_weights[held_out], len(self.classes_),
                 self.fit_intercept,
             )  # fmt: skip
             # Held-out rows stay in X with zero weight: copying the rows trained on would
             # double the memory of the fit; each epoch spends a tenth of its rows on them.
-            weights[held_out] = 0.0
+            row_weights[held_out] = 0.0
         objective = make_objective(
-            X, y_codes, weights, len(self.classes_), self.fit_intercept,
+            X, y_codes, row_weights, len(self.classes_), self.fit_intercept,
             n_threads=thread_budget(), center_scale=center_scale,
         )  # fmt: skip
-        del weights  # the objective holds them normalised: one n-sized array, not two
+        del row_weights  # the objective holds them normalised: one n-sized array, not two
         return task.end(self._fit_objective(objective, spec, options, dtype, offsets))
 
     def _fit_objective(

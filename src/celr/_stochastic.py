@@ -34,7 +34,7 @@ from celr._inputs import FLOAT_DTYPES, encode_targets
 from celr._objective import CoefLayout, LogisticObjective
 from celr._penalty import ElasticNetPenalty
 from celr._threads import one_blas_thread
-from celr.solvers import SOLVERS, sgd
+from celr.solvers import SOLVERS, SolverSpec, sgd
 
 
 def validation_split(
@@ -62,6 +62,7 @@ def validation_split(
 
 
 def stream_pass(
+    spec: SolverSpec,
     state: sgd.SGDState | None,
     X,
     y_codes: np.ndarray,
@@ -77,6 +78,8 @@ def stream_pass(
 
     Parameters
     ----------
+    spec : SolverSpec
+        The stochastic solver (its ``init_state`` and ``update``).
     state : SGDState or None
         The state to continue, or None to start one at ``coef0`` from this chunk.
     X, y_codes, weights
@@ -110,7 +113,7 @@ def stream_pass(
     penalty = ElasticNetPenalty.for_layout(layout, C, 0.0, mean_weight * (n_samples_total or rows))
     if state is None:
         sample = LogisticObjective(X, y_codes, weights, layout.n_classes, layout.fit_intercept)
-        state = sgd.init_state(
+        state = spec.init_state(
             layout, penalty, coef0, sample=sample, n_total=n_samples_total or len(y_codes),
             **options,
         )  # fmt: skip
@@ -122,7 +125,7 @@ def stream_pass(
         X, y_codes, weights, layout.n_classes, layout.fit_intercept,
         weight_sum=mean_weight * len(y_codes),
     )  # fmt: skip
-    mean_objective, ran_away = sgd.update(state, chunk)
+    mean_objective, ran_away = spec.update(state, chunk)
     return state, mean_objective, ran_away
 
 
@@ -234,18 +237,19 @@ class PartialFitMixin:
             state = None
         if state is None:
             self.n_iter_, self.loss_curve_ = 0, np.empty(0)
-        options = self._solver_options(SOLVERS["sgd"], check_random_state(self.random_state))
+        spec = SOLVERS[self.solver]  # stochastic: partial_fit exists only then
+        options = self._solver_options(spec, check_random_state(self.random_state))
         options.pop("n_iter_no_change")
         # As in fit: one BLAS thread, and a hold shared with fits running beside.
         with one_blas_thread():
             state, mean_objective, ran_away = stream_pass(
-                state, X, y_codes, weights, layout=layout,
+                spec, state, X, y_codes, weights, layout=layout,
                 coef0=self._stream_start(layout, first_call), C=self.C,
                 n_samples_total=n_samples_total, options=options,
             )  # fmt: skip
         self._optimizer_state = state
         self._set_coefficients(layout, state.coef, X.dtype)
-        self.solver_ = "sgd"
+        self.solver_ = spec.name
         self.n_iter_ += 1
         self.loss_curve_ = np.append(self.loss_curve_, mean_objective)
         self.stop_crit_ = np.nan  # one chunk cannot measure the whole gradient

@@ -31,6 +31,11 @@ class SolverSpec:
     #: Epochs over shuffled rows: ``max_iter`` counts epochs, ``partial_fit`` and early
     #: stopping on held-out rows are available.
     stochastic: bool = False
+    #: A stochastic solver's explicit state: ``init_state(layout, penalty, coef0, *,
+    #: sample, n_total, **options)`` makes one, ``update(state, data)`` is one pass over
+    #: an Objective's rows (``partial_fit`` calls these two).
+    init_state: Callable | None = None
+    update: Callable | None = None
 
     @property
     def supports_l1(self) -> bool:
@@ -71,6 +76,8 @@ SOLVERS: dict[str, SolverSpec] = {
             "n_iter_no_change",
         ),
         stochastic=True,
+        init_state=sgd.init_state,
+        update=sgd.update,
     ),
 }
 
