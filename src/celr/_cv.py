@@ -34,6 +34,7 @@ from celr._estimator import CrossEntropyLogisticRegression
 from celr._inputs import FLOAT_DTYPES
 from celr._path import c_grid, warm_path
 from celr.solvers import SOLVERS
+from celr.solvers._cost import ProblemShape
 
 _FULL_BATCH_SOLVERS = {name for name, spec in SOLVERS.items() if not spec.stochastic}
 
@@ -355,7 +356,9 @@ class CrossEntropyLogisticRegressionCV(CrossEntropyLogisticRegression):
         self.stop_crit_ = self.loss_curve_ = self.validation_loss_curve_ = None
         self._likelihood = self._information = None  # a mean of fits is no optimum
         self._centered_model = None
-        self.solver_ = final._solver_name(self.coefs_paths_[0, 0, 0].size)
+        self.solver_ = final._solver_name(
+            ProblemShape.of(X, len(self.classes_), self.fit_intercept)
+        )
 
     def _regularization(self) -> tuple[float, float]:
         return self.C_, self.l1_ratio_

@@ -23,7 +23,7 @@ from celr._column_stats import weighted_center_scale
 from celr._dask import dask_training, is_dask_collection
 from celr._fit_outcome import FitOutcomeMixin
 from celr._inputs import FLOAT_DTYPES, encode_targets
-from celr._objective import CoefLayout, LogisticObjective
+from celr._objective import LogisticObjective
 from celr._offsets import ColumnOffsets, choose_offsets
 from celr._parallel import make_objective
 from celr._penalty import ElasticNetPenalty
@@ -32,8 +32,9 @@ from celr._progress import FitMonitor
 from celr._stochastic import PartialFitMixin, validation_split
 from celr._summary import InferenceMixin
 from celr._threads import one_blas_thread, thread_budget
-from celr.solvers import SOLVERS, SolverSpec, check_solver_supports, choose_solver
+from celr.solvers import SOLVERS, SolverSpec, check_solver_supports, choose_solver, handover
 from celr.solvers._base import SolverResult
+from celr.solvers._cost import ProblemShape, lbfgs_budget
 from celr.solvers.sgd import SCHEDULES
 
 
@@ -77,9 +78,10 @@ class CrossEntropyLogisticRegression(
         Whether to fit an (unpenalised) intercept.
     solver : {'auto', 'newton', 'lbfgs', 'gd', 'sgd'}, default='auto'
         ``'newton'``: Newton's method with a line search; Cholesky on the exact Hessian
-        when ``n_classes' * (n_features + 1) <= 2000`` (``n_classes'`` is 1 for binary
-        problems), conjugate gradients on Hessian-vector products otherwise; with an L1
-        part, proximal Newton (its local model solved by L-BFGS-B on split weights).
+        where one costs about a gradient evaluation or under a millisecond (tall or
+        small data: :mod:`celr.solvers._cost`), conjugate gradients on Hessian-vector
+        products otherwise; with an L1 part, proximal Newton (its local model solved by
+        L-BFGS-B on split weights).
         ``'lbfgs'``: scipy's L-BFGS-B on implicitly standardised coefficients; with an
         L1 part, on the weights split into positive and negative parts, over growing
         working sets.
@@ -89,8 +91,10 @@ class CrossEntropyLogisticRegression(
         ``'sgd'``: the textbook's mini-batch stochastic gradient descent (section 5.6),
         softmax for K classes; the only solver with ``partial_fit`` (data that does not
         fit in memory). ``max_iter`` counts epochs.
-        ``'auto'``: ``'newton'`` when its exact Hessian is that small, else ``'lbfgs'``
-        (with an L1 part too).
+        ``'auto'``: ``'newton'`` when its exact Hessian is that cheap, else ``'lbfgs'``,
+        handing over to Newton if it has not converged after as many iterations as
+        Newton's whole fit would cost (:mod:`celr.solvers.handover`; ``solver_`` stays
+        ``'lbfgs'``, ``n_iter_`` counts both). The same with an L1 part.
     tol : float, default=1e-8
         Stop when the max-norm of the objective's gradient (with an L1 part: of the
         distance of ``-gradient`` to the subdifferential) is at most ``tol``. The
@@ -116,7 +120,7 @@ class CrossEntropyLogisticRegression(
         lets celr choose: steps in standardised units (a diagonal preconditioner, so raw
         feature scales need no scaler), a line search for ``'gd'``, ``1 / L(batch_size)``
         (a bound on the mini-batch curvature) for ``'sgd'``; when an epoch is fewer than
-        32 steps, ``fit`` then grows that step while the objective falls, before the
+        18 steps, ``fit`` then grows that step while the objective falls, before the
         decay and the averaging (:mod:`celr.solvers.sgd`).
     schedule : {'invsqrt', 'constant', 'adam'}, default='invsqrt'
         ``'sgd'``'s step over time: ``eta / sqrt(1 + epochs seen)``, the constant
@@ -290,7 +294,7 @@ class CrossEntropyLogisticRegression(
             )  # fmt: skip
             objective = training.objective
             self._record_input(training.classes, objective.n_features, training.feature_names)
-            self.solver_ = self._solver_name(objective.n_params)
+            self.solver_ = self._solver_name(ProblemShape.of_objective(objective))
             spec = SOLVERS[self.solver_]
             options = self._solver_options(spec, check_random_state(self.random_state))
             return task.end(self._fit_objective(objective, spec, options, objective.X.dtype))
@@ -298,8 +302,9 @@ class CrossEntropyLogisticRegression(
         targets = encode_targets(y, sample_weight, self.class_weight)
         self.classes_, y_codes, row_weights = targets.classes, targets.codes, targets.weights
         del targets  # the row weights are freed below, once the objective holds them normalised
-        layout = CoefLayout(len(self.classes_), X.shape[1], self.fit_intercept)
-        self.solver_ = self._solver_name(layout.n_params)
+        self.solver_ = self._solver_name(
+            ProblemShape.of(X, len(self.classes_), self.fit_intercept)
+        )
         spec = SOLVERS[self.solver_]
         dtype, offsets, center_scale = X.dtype, None, None
         # Not for SGD: partial_fit continues its state on raw chunks, which a centred fit's
@@ -384,8 +389,13 @@ class CrossEntropyLogisticRegression(
         unit = "epoch" if spec.stochastic else "iter"
         tasks = iteration_tasks(self, objective, penalty, offsets, coef0, f"{spec.name}-{unit}")
         monitor = FitMonitor(coef0, self.verbose, spec.name, unit, tasks=tasks)
+        solve = spec.solve_for(penalty)
+        if self.solver == "auto" and spec.name == "lbfgs":
+            # Where the conditioning decides: L-BFGS, then Newton if it is slow.
+            budget = lbfgs_budget(ProblemShape.of_objective(objective))
+            solve, options = handover.solve, {**options, "budget": budget}
         try:
-            return spec.solve_for(penalty)(
+            return solve(
                 objective, penalty, coef0, tol=self.tol, max_iter=self.max_iter,
                 callback=monitor, **options,
             )  # fmt: skip
@@ -394,9 +404,9 @@ class CrossEntropyLogisticRegression(
         finally:
             monitor.close()
 
-    def _solver_name(self, n_params: int) -> str:
+    def _solver_name(self, shape: ProblemShape) -> str:
         if self.solver == "auto":
-            return choose_solver(n_params=n_params, l1_ratio=self.l1_ratio)
+            return choose_solver(shape, self.l1_ratio)
         return self.solver
 
     def _training_objective(self, X, y, sample_weight) -> LogisticObjective:

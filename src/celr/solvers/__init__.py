@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from celr.solvers import gd, lbfgs, newton, prox_newton, sgd
 from celr.solvers._base import IterationInfo, SolverResult
+from celr.solvers._cost import ProblemShape, prefer_newton
 
 __all__ = [
     "SOLVERS", "IterationInfo", "SolverResult", "SolverSpec", "choose_solver", "is_stochastic",
@@ -82,26 +83,26 @@ SOLVERS: dict[str, SolverSpec] = {
 }
 
 
-def choose_solver(*, n_params: int, l1_ratio: float) -> str:
-    """The solver 'auto' picks for a problem.
+def choose_solver(shape: ProblemShape, l1_ratio: float = 0.0) -> str:
+    """The solver 'auto' picks for a problem of this shape (any penalty).
 
-    Exact Newton when its Hessian is small (``n_params`` up to
-    ``newton.EXACT_HESSIAN_MAX_PARAMS``): about ten iterations whatever the feature
-    scales. L-BFGS above that, where the Hessian would cost more than it saves. The same
-    rule holds with an L1 part (proximal Newton, L-BFGS-B on split weights): on 80k x 50
-    with 10 classes proximal Newton took 0.9 s against 3.6 s, on a sparse 100k x 100k
-    tf-idf problem L-BFGS-B 0.76 s without ever building a Hessian.
+    Newton where one Hessian (with its Cholesky factor) costs at most
+    ``NEWTON_MAX_HESSIAN_GRADIENTS`` value-and-gradient evaluations
+    (:func:`celr.solvers._cost.prefer_newton`): tall data, small ``n_params``. Else
+    L-BFGS, which the estimator lets hand over to Newton after
+    :func:`celr.solvers._cost.lbfgs_budget` iterations while a Hessian is affordable
+    (:mod:`celr.solvers.handover`). The same rule holds with an L1 part (proximal Newton,
+    L-BFGS-B on split weights). There is no cliff: the cost is continuous in the shape.
 
     Examples
     --------
-    >>> choose_solver(n_params=31, l1_ratio=0.0)
+    >>> from celr.solvers._cost import ProblemShape
+    >>> choose_solver(ProblemShape(n_rows=500_000, n_params=101, n_scores=1, stored=5 * 10**7))
     'newton'
-    >>> choose_solver(n_params=262_145, l1_ratio=1.0)
+    >>> choose_solver(ProblemShape(n_rows=20_000, n_params=2000, n_scores=1, stored=4 * 10**7))
     'lbfgs'
     """
-    if n_params <= newton.EXACT_HESSIAN_MAX_PARAMS:
-        return "newton"
-    return "lbfgs"
+    return "newton" if prefer_newton(shape) else "lbfgs"
 
 
 def is_stochastic(name: str | None) -> bool:

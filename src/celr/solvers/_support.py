@@ -12,9 +12,10 @@ import numpy as np
 import scipy.linalg
 
 from celr.solvers._base import IterationRecord, SmoothProblem
-from celr.solvers.newton import EXACT_HESSIAN_MAX_PARAMS
 
 _SUPPORT_SHRINKS = 5
+#: Above this many parameters no fit is polished: the exact Hessian of all rows is built.
+POLISH_MAX_PARAMS = 2000
 #: A smooth fit is polished when ``n_params <= POLISH_COST_RATIO * evaluations``.
 POLISH_COST_RATIO = 4
 
@@ -64,7 +65,7 @@ def polish_on_support(
     new ``(coef, value, grad, stop_crit)``, or None when the step does not at least
     halve the optimality measure (already at rounding level) or changes the support.
     """
-    if problem.n_params > EXACT_HESSIAN_MAX_PARAMS:
+    if problem.n_params > POLISH_MAX_PARAMS:
         return None
     scale = problem.param_scale
     hess = problem.scaled_hessian(coef, row_stride=1)

@@ -23,12 +23,10 @@ import scipy.linalg
 from scipy.sparse.linalg import LinearOperator, cg
 
 from celr.solvers._base import Callback, IterationRecord, SmoothProblem, SolverResult
+from celr.solvers._cost import ProblemShape, exact_hessian_pays, hessian_row_stride
 from celr.solvers._line_search import backtracking
 
-# Above this many parameters the (n_params)^2 Hessian is not built; CG is used instead.
-EXACT_HESSIAN_MAX_PARAMS = 2000
 _CG_MAX_ITER = 250
-SUBSAMPLE_ROWS_PER_PARAM = 20
 # A factorised Hessian is reused while each step still shrinks the gradient's max-norm by
 # this factor: near the optimum the Hessian barely changes, and a gradient costs a small
 # fraction of a Hessian build (1/4 on 500k x 100).
@@ -66,7 +64,9 @@ def solve(
         Called with an :class:`IterationInfo` after every step.
     exact_hessian : bool, optional
         Force the Cholesky (True) or the conjugate-gradient (False) inner solve; by
-        default Cholesky when ``n_params <= EXACT_HESSIAN_MAX_PARAMS``.
+        default Cholesky where a Hessian costs at most
+        ``_cost.EXACT_MAX_HESSIAN_GRADIENTS`` gradients
+        (:func:`celr.solvers._cost.exact_hessian_pays`).
 
     Returns
     -------
@@ -74,7 +74,7 @@ def solve(
     """
     problem = SmoothProblem(objective, penalty)
     if exact_hessian is None:
-        exact_hessian = problem.n_params <= EXACT_HESSIAN_MAX_PARAMS
+        exact_hessian = exact_hessian_pays(ProblemShape.of_objective(objective))
     row_stride = hessian_row_stride(objective.n_samples, problem.n_params)
     coef = objective.remove_invariant(np.array(coef0, dtype=np.float64))
     value, grad = problem.value_grad(coef)
@@ -124,24 +124,6 @@ def _step(problem, coef, value, grad, direction, stop_crit):
     if not slope < 0:
         direction, slope = -grad, -float(grad @ grad)
     return backtracking(problem, coef, value, grad, direction, slope)
-
-
-def hessian_row_stride(n_samples: int, n_params: int) -> int:
-    """Every how many rows the Hessian is built from (1: all of them).
-
-    A Hessian costs about ``n p^2`` and a gradient ``25 n p`` in the same units
-    (measured: one Hessian = 4.4 gradients at p = 101), so a Hessian from
-    ``m = 25 n / p`` rows costs about one gradient. Its relative error is about
-    ``sqrt(p / m)``, so Newton still shrinks the gradient by that factor per step; at
-    least ``20 p`` rows are kept so the estimate stays well conditioned.
-
-    Examples
-    --------
-    >>> hessian_row_stride(500_000, 101), hessian_row_stride(1797, 650)
-    (4, 1)
-    """
-    rows = max(SUBSAMPLE_ROWS_PER_PARAM * n_params, 25 * n_samples // max(n_params, 1))
-    return max(1, n_samples // rows)
 
 
 def _hessian_inverse(

@@ -23,10 +23,10 @@ import numpy as np
 
 from celr._penalty import l1_subdiff_distance
 from celr.solvers._base import Callback, IterationRecord, SmoothProblem, SolverResult
+from celr.solvers._cost import ProblemShape, hessian_row_stride, model_matrix_pays
 from celr.solvers._line_search import backtracking
 from celr.solvers._split_l1 import minimize_with_l1
 from celr.solvers._support import finish_converged, solve_on_support
-from celr.solvers.newton import EXACT_HESSIAN_MAX_PARAMS, hessian_row_stride
 
 _MODEL_MAX_ITER = 2000
 _MODEL_HISTORY = 30
@@ -115,7 +115,7 @@ def _scaled_hessian(
     # noise (3 classes, 13 rows). A ridge far below any curvature that matters keeps it
     # unique. (Newton's full lift along the shifts would slow the steps: the L1 term is
     # not flat there.)
-    if problem.n_params <= EXACT_HESSIAN_MAX_PARAMS:
+    if model_matrix_pays(ProblemShape.of_objective(problem.objective)):
         hess = problem.scaled_hessian(coef, row_stride)
         hess[np.diag_indices_from(hess)] += _MODEL_RIDGE * np.trace(hess) / len(hess)
         return hess
