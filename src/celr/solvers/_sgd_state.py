@@ -33,7 +33,7 @@ AUTO_BATCH_MAX = 1024
 # fit on an epoch of fewer than ADAPT_MAX_STEPS steps: the automatic step grows by
 # ADAPT_GROWTH per epoch while the objective falls and shrinks by ADAPT_SHRINK when it
 # does not; after ADAPT_PATIENCE such epochs it decays and is averaged (see solve).
-ADAPT_MAX_STEPS = 32
+ADAPT_MAX_STEPS = 18
 ADAPT_GROWTH = 1.2
 ADAPT_SHRINK = 0.7
 ADAPT_PATIENCE = 3

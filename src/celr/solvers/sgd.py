@@ -34,8 +34,8 @@ Defaults that need no tuning:
   alternatives.
 - ``batch_size='auto'``: ``min(1024, max(32, n // 16))`` rows (:func:`auto_batch_size`),
   so that a small data set's epoch is several steps, not one full-batch step.
-- On data of fewer than ``ADAPT_MAX_STEPS`` steps an epoch (fewer than 32,768 rows with
-  the automatic batch), :func:`solve` adapts the automatic step to the data ("bold
+- On data of fewer than ``ADAPT_MAX_STEPS`` steps an epoch (up to 17,408 rows with the
+  automatic batch: 16 or 17 steps), :func:`solve` adapts the automatic step ("bold
   driver"): ``1 / L(B)`` is a worst-case bound, too cautious for 3,200 steps in 200
   epochs. While the full objective falls the step grows by ``ADAPT_GROWTH`` per epoch
   (iterates not averaged); an epoch that does not improve shrinks it by ``ADAPT_SHRINK``
