@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -114,6 +115,26 @@ def test_sgd_on_a_cluster_reaches_the_in_memory_sgd_objective(client, n_classes)
     print(f"sgd relative gaps (in memory, on Dask) by seed: {gaps}")
     for in_memory_gap, dask_gap in gaps.values():  # measured 5e-6 to 3.4e-5 for both
         assert 0 <= in_memory_gap < 1e-4 and 0 <= dask_gap < 1e-4
+
+
+def test_partial_fit_on_dask_is_a_loop_over_its_partitions():
+    X, y, weight = problem(3)
+    params = dict(solver="sgd", C=10.0, random_state=0)
+    with dask.config.set(scheduler="sync"):
+        streamed = CrossEntropyLogisticRegression(**params)
+        for _ in range(2):
+            streamed.partial_fit(*as_dask(X, y, weight)[:2], classes=[0, 1, 2],
+                                 sample_weight=as_dask(X, y, weight)[2])  # fmt: skip
+    by_hand = CrossEntropyLogisticRegression(**params)
+    bounds = np.cumsum((0, *UNEVEN))
+    for _ in range(2):
+        for start, stop in itertools.pairwise(bounds):
+            rows = slice(start, stop)
+            by_hand.partial_fit(X[rows], y[rows], classes=[0, 1, 2],
+                                sample_weight=weight[rows], n_samples_total=len(y))  # fmt: skip
+    assert streamed.n_iter_ == by_hand.n_iter_ == 2 * len(UNEVEN)
+    assert_allclose(streamed.coef_, by_hand.coef_, rtol=0, atol=0)  # the same steps
+    assert_allclose(streamed.intercept_, by_hand.intercept_, rtol=0, atol=0)
 
 
 def test_dataframes_from_parquet_and_csv_files(client, tmp_path):

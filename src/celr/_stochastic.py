@@ -30,6 +30,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import _check_partial_fit_first_call
 from sklearn.utils.validation import validate_data
 
+from celr._dask import is_dask_collection
 from celr._inputs import FLOAT_DTYPES, encode_targets
 from celr._objective import CoefLayout, LogisticObjective
 from celr._penalty import ElasticNetPenalty
@@ -196,8 +197,10 @@ class PartialFitMixin:
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            One chunk of rows.
+        X : {array-like, sparse matrix, dask Array or DataFrame} of shape (n_samples, n_features)
+            One chunk of rows; a Dask collection is a loop over its partitions (each
+            fetched in turn, one call each, ``y`` and ``sample_weight`` partitioned
+            alike), with ``n_samples_total`` its rows unless given.
         y : array-like of shape (n_samples,)
             Their labels, each among ``classes``.
         classes : array-like of shape (n_classes,), default=None
@@ -226,6 +229,8 @@ class PartialFitMixin:
         >>> clf.coef_.round(3).tolist(), clf.intercept_.round(3).tolist()
         ([[0.15, 0.1]], [0.05])
         """
+        if is_dask_collection(X):
+            return self._partial_fit_partitions(X, y, classes, sample_weight, n_samples_total)
         first_call = _check_partial_fit_first_call(self, classes)
         X, y = validate_data(
             self, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES, reset=first_call
@@ -258,6 +263,20 @@ class PartialFitMixin:
         self._likelihood = self._information = None
         if ran_away:
             self._warn_diverged()
+        return self
+
+    def _partial_fit_partitions(self, X, y, classes, sample_weight, n_samples_total):
+        """``partial_fit`` on each partition of Dask collections in turn."""
+        from celr._dask import partitions  # only with Dask input
+
+        n_total = n_samples_total
+        if n_total is None:  # a DataFrame's length is counted on the workers
+            n_total = len(X) if hasattr(X, "npartitions") else int(X.shape[0])
+        for index, (X_part, y_part, weight_part) in enumerate(partitions(X, y, sample_weight)):
+            self.partial_fit(
+                X_part, y_part, classes=classes if index == 0 else None,
+                sample_weight=weight_part, n_samples_total=n_total,
+            )  # fmt: skip
         return self
 
     def _encode_chunk(self, X, y, sample_weight) -> tuple[np.ndarray, np.ndarray]:

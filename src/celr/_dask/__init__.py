@@ -46,6 +46,30 @@ def dask_training(X, y, sample_weight, *, class_weight, fit_intercept: bool):
     )
 
 
+def partitions(X, y, sample_weight=None):
+    """``(X, y, sample_weight)`` partition by partition, each fetched to memory in turn:
+    Dask DataFrames by their partitions, arrays by X's row chunks (``y`` and
+    ``sample_weight`` rechunked to match)."""
+    import dask
+
+    if hasattr(X, "npartitions"):
+        parts = [X.partitions[i] for i in range(X.npartitions)]
+        ys = [y.partitions[i] for i in range(X.npartitions)]
+        weights = [None if sample_weight is None else sample_weight.partitions[i]
+                   for i in range(X.npartitions)]  # fmt: skip
+    else:
+        rows = X.chunks[0]
+        y = y.rechunk((rows,))
+        parts = [X.blocks[i] for i in range(len(rows))]
+        ys = [y.blocks[i] for i in range(len(rows))]
+        if sample_weight is not None:
+            sample_weight = sample_weight.rechunk((rows,))
+        weights = [None if sample_weight is None else sample_weight.blocks[i]
+                   for i in range(len(rows))]  # fmt: skip
+    for part, labels, weight in zip(parts, ys, weights, strict=True):
+        yield dask.compute(part, labels, weight)
+
+
 def predict_dask(estimator, X, method: str):
     """``estimator.<method>(X)`` on a Dask collection: a lazy Dask array, chunk by chunk."""
     from celr._dask._predict import predict_blocks
