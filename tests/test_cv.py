@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from functools import cache
 
 import numpy as np
@@ -11,12 +12,14 @@ import scipy.sparse as sp
 import sklearn
 from sklearn.base import clone
 from sklearn.exceptions import UnsetMetadataPassedError
+from sklearn.linear_model import LogisticRegressionCV
 from sklearn.metrics import get_scorer, log_loss
 from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import check_fit2d_1feature
+from sklearn.utils.fixes import parse_version
 
 from celr import (
     CrossEntropyLogisticRegression,
@@ -417,11 +420,19 @@ def test_routing_enabled_routes_groups_and_requested_weights():
         unweighted_scores = CrossEntropyLogisticRegressionCV(
             Cs=[0.3], cv=GroupKFold(3), scoring=refuses
         ).fit(X, y, sample_weight=weight, **data)
-        # As LogisticRegressionCV: a scorer that did not say whether it wants the weights.
-        with pytest.raises(UnsetMetadataPassedError, match="sample_weight"):
-            CrossEntropyLogisticRegressionCV(Cs=CS, cv=GroupKFold(3)).fit(
-                X, y, sample_weight=weight, **data
-            )
+        # As LogisticRegressionCV, in whichever scikit-learn is installed: a scorer that
+        # did not say whether it wants the weights (refused from 1.7 on, taken in 1.6).
+        ours = CrossEntropyLogisticRegressionCV(Cs=CS, cv=GroupKFold(3))
+        theirs = LogisticRegressionCV(Cs=CS, cv=GroupKFold(3))
+        try:
+            with warnings.catch_warnings():  # its l1_ratios default is changing
+                warnings.simplefilter("ignore", FutureWarning)
+                theirs.fit(X, y, sample_weight=weight, **data)
+        except UnsetMetadataPassedError:
+            with pytest.raises(UnsetMetadataPassedError, match="sample_weight"):
+                ours.fit(X, y, sample_weight=weight, **data)
+        else:
+            ours.fit(X, y, sample_weight=weight, **data)
         with pytest.raises(TypeError, match="groups"):  # StratifiedKFold does not ask
             CrossEntropyLogisticRegressionCV(Cs=CS, cv=3).fit(X, y, **data)
         with pytest.raises(TypeError, match="not routed"):
@@ -502,7 +513,20 @@ def test_passes_check_fit2d_1feature_with_the_default_five_folds():
     check_fit2d_1feature("CrossEntropyLogisticRegressionCV", CrossEntropyLogisticRegressionCV())
 
 
-@pytest.mark.parametrize("scoring", ["neg_log_loss", "neg_brier_score"])
+# brier_score_loss scores more than two classes from scikit-learn 1.7 on.
+BRIER_MULTICLASS = parse_version(sklearn.__version__) >= parse_version("1.7")
+
+
+@pytest.mark.parametrize(
+    "scoring",
+    [
+        "neg_log_loss",
+        pytest.param(
+            "neg_brier_score",
+            marks=pytest.mark.skipif(not BRIER_MULTICLASS, reason="scikit-learn < 1.7"),
+        ),
+    ],
+)
 def test_scores_held_out_folds_lacking_classes(scoring):
     X, y = dataset("iris")  # sorted by class, 50 rows each
     everything = np.arange(150)
