@@ -89,6 +89,10 @@ def test_every_iteration_is_a_task(solver, l1_ratio, n_classes):
     models = [model for _, model in iterations[:-1]]
     assert [model.n_iter_ for model in models] == list(range(1, clf.n_iter_ + 1))
     assert [model.loss_curve_[-1] for model in models] == list(clf.loss_curve_[1:])
+    # The start's objective, evaluated apart from the solver's: equal up to the rounding
+    # of two sums over the rows (n eps |f|, n = 200 here).
+    for model in models:
+        assert model.loss_curve_[0] == pytest.approx(clf.loss_curve_[0], rel=1e-12)
     last = models[-1]
     np.testing.assert_array_equal(last.coef_, clf.coef_)
     np.testing.assert_array_equal(last.intercept_, clf.intercept_)

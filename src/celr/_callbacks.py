@@ -14,7 +14,7 @@ iteration (``'<solver>-iter'``, ``'sgd-epoch'``), as ``LogisticRegression``'s L-
   ``reconstruction_attributes`` (evaluated only if a hook asks for ``fitted_estimator``)
   make the model as if the fit had stopped there: ``coef_``, ``intercept_``, ``n_iter_``
   (``k``), ``stop_crit_`` and ``loss_curve_`` (the objective after each iteration; its
-  first entry, the start's, is NaN: solvers do not report it). As in scikit-learn, one
+  first entry the start's, computed only then). As in scikit-learn, one
   last sub-task, begun after the last iteration, ends empty: the fit has
   ``n_iter_ + 1`` sub-tasks, numbered (``task_id``) from 0.
 
@@ -184,8 +184,14 @@ def iteration_tasks(estimator, objective, penalty, offsets, coef0, task_name: st
     data = None if context is None else _FIT_DATA.get(context)
     if data is None or not getattr(estimator, "_skl_callbacks", None):
         return None
-    snapshot = functools.partial(_intermediate_model, estimator, objective, penalty, offsets)
-    start = _Lazy(snapshot, np.array(coef0, dtype=np.float64), 0, np.nan, [])
+    coef0 = np.array(coef0, dtype=np.float64)
+    # The objective at the start: one more pass over the data, made only if a hook asks
+    # for a model (it is each model's loss_curve_[0]).
+    start_value = _Lazy(lambda: float(objective.value(coef0) + penalty.value(coef0)))
+    snapshot = functools.partial(
+        _intermediate_model, estimator, objective, penalty, offsets, start_value
+    )
+    start = _Lazy(snapshot, coef0, 0, np.nan, [])
     return IterationTasks(estimator, context, data, snapshot, task_name, start)
 
 
@@ -261,7 +267,9 @@ class _Lazy:
         return self._result
 
 
-def _intermediate_model(estimator, objective, penalty, offsets, coef, n_iter, stop_crit, values):
+def _intermediate_model(
+    estimator, objective, penalty, offsets, start_value, coef, n_iter, stop_crit, values
+):
     """The fitted attributes of the model as if the fit had stopped after ``n_iter``.
 
     ``coef`` is the solver's flat vector, converted by the estimator's own
@@ -276,7 +284,7 @@ def _intermediate_model(estimator, objective, penalty, offsets, coef, n_iter, st
         "_centered_model": scratch._centered_model,
         "n_iter_": int(n_iter),
         "stop_crit_": float(stop_crit),
-        "loss_curve_": np.array([np.nan, *values]),
+        "loss_curve_": np.array([start_value(), *values]),
         "validation_loss_curve_": None,
         "_optimizer_state": None,
         "_likelihood": None,
