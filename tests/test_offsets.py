@@ -213,8 +213,12 @@ def test_signal_below_the_resolution_of_its_offset_is_named():
 
     frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
     frame["timestamp"] = 1e17 + 3 * X[:, 0]  # spacing 16 at 1e17: a few levels only
-    with pytest.warns(PrecisionWarning, match="'timestamp'.*resolution"):
+    with pytest.warns(PrecisionWarning, match="'timestamp'.*resolution") as caught:
         CrossEntropyLogisticRegression().fit(frame, y)
+    with pytest.warns(PrecisionWarning, match="resolution") as caught_path:
+        l1_min_c(frame, y)
+    # Both point at the caller's line, not into celr or scikit-learn.
+    assert {w.filename for w in [*caught, *caught_path]} == {__file__}
     frame["timestamp"] = 1e17  # exactly constant: nothing is lost, nothing to say
     with warnings.catch_warnings():
         warnings.simplefilter("error")

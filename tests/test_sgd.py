@@ -64,18 +64,18 @@ DATASETS = [
     "digits", "digits_scaled", "tall_raw",
 ]  # fmt: skip
 # Training cross-entropy over the optimum's with the defaults (random_state=0; over seeds
-# 0-5 the worst was 1.029, on breast cancer); in brackets, with batch_size='auto' but no
+# 0-5 the worst was 1.037, on iris); in brackets, with batch_size='auto' but no
 # step adaptation, then with the former batch_size=1024 default.
 MEASURED_RATIO = {
-    "breast_cancer": 1.010,  # (1.210, 1.303)
+    "breast_cancer": 1.013,  # (1.210, 1.303)
     "breast_cancer_scaled": 1.003,  # (1.200, 1.421)
     "iris": 0.998,  # (1.222, 1.462)
     "iris_scaled": 0.993,  # (1.092, 1.284)
     "wine": 0.990,  # (1.262, 1.530)
     "wine_scaled": 0.978,  # (1.140, 1.408)
     "digits": 3.203,  # (41.11, 46.28)
-    "digits_scaled": 1.002,  # (4.800, 5.066)
-    "tall_raw": 1.000,  # (1.001, 1.001)
+    "digits_scaled": 1.000,  # (4.800, 5.066)
+    "tall_raw": 1.001,  # (1.001, 1.001): 20 steps an epoch, not adapted
 }
 BOUND = 1.05
 UNMET = (

@@ -296,6 +296,11 @@ class CrossEntropyLogisticRegression(
             self._record_input(training.classes, objective.n_features, training.feature_names)
             self.solver_ = self._solver_name(ProblemShape.of_objective(objective))
             spec = SOLVERS[self.solver_]
+            if spec.stochastic and self.early_stopping:
+                raise ValueError(
+                    "early_stopping is not available on Dask collections (its held-out "
+                    "rows are drawn in memory); fit with early_stopping=False."
+                )
             options = self._solver_options(spec, check_random_state(self.random_state))
             return task.end(self._fit_objective(objective, spec, options, objective.X.dtype))
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES)
@@ -317,7 +322,7 @@ class CrossEntropyLogisticRegression(
                 center_scale = weighted_center_scale(X, normalized, True)
             offsets = choose_offsets(
                 X, normalized, True, getattr(self, "feature_names_in_", None),
-                center_scale=center_scale,
+                center_scale=center_scale, stacklevel=4,  # past fit and _fit_context
             )  # fmt: skip
         if offsets is not None:  # a copy: the caller's X stays as it is
             X, center_scale = offsets.centered(X), None

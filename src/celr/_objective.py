@@ -164,6 +164,8 @@ class LogisticObjective(GramMatrices, CoefLayout):
             self.normalized_weight = self.normalized_weight / self.weight_sum
         super().__init__(n_classes, X.shape[1], fit_intercept)
         self.n_samples = X.shape[0]
+        self.sparse = sp.issparse(X)
+        self.n_stored = int(X.nnz) if self.sparse else self.n_samples * self.n_features
         self._center_scale: tuple[np.ndarray, np.ndarray] | None = None
         self._subsamples: dict[int, LogisticObjective] = {}
         # Relative precision of a value computed from products in X's dtype.

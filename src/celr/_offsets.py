@@ -120,13 +120,15 @@ def choose_offsets(
     feature_names=None,
     *,
     center_scale: tuple[np.ndarray, np.ndarray] | None = None,
+    stacklevel: int = 3,
 ) -> ColumnOffsets | None:
     """The columns to fit centred (see the module docstring), or None.
 
     ``center_scale``: the columns' weighted mean and spread
     (:func:`~celr._column_stats.weighted_center_scale`), if already computed. Warns with
     :class:`PrecisionWarning`, naming the column, when a centred column's variation is
-    below ``RESOLUTION_ULPS`` units of its offset.
+    below ``RESOLUTION_ULPS`` units of its offset, ``stacklevel`` frames above this call
+    (to point at the user's line: ``fit`` passes its own depth).
     """
     if not fit_intercept or X.shape[0] < 2:
         return None
@@ -141,11 +143,13 @@ def choose_offsets(
     columns = np.flatnonzero(offset)
     values = center[columns].astype(X.dtype).astype(np.float64)
     offsets = ColumnOffsets(columns, values, X.shape[1])
-    _warn_below_resolution(X, normalized_weight, offsets, feature_names)
+    _warn_below_resolution(X, normalized_weight, offsets, feature_names, stacklevel + 1)
     return offsets
 
 
-def _warn_below_resolution(X, normalized_weight, offsets: ColumnOffsets, feature_names):
+def _warn_below_resolution(
+    X, normalized_weight, offsets: ColumnOffsets, feature_names, stacklevel: int
+):
     part = X[:, offsets.columns]
     part = np.asarray(part.toarray() if sp.issparse(part) else part, dtype=np.float64)
     part -= offsets.values
@@ -164,7 +168,7 @@ def _warn_below_resolution(X, normalized_weight, offsets: ColumnOffsets, feature
             "offset, so it holds only a few rounded levels. celr fits them as they are; "
             "subtract the offset before converting the column to floats to keep more.",
             PrecisionWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
 
 

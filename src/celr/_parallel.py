@@ -130,6 +130,7 @@ class RowBlockObjective(CoefLayout):
         super().__init__(whole.n_classes, whole.n_features, whole.fit_intercept)
         self.whole = whole
         self.n_samples, self.weight_sum = whole.n_samples, whole.weight_sum
+        self.sparse, self.n_stored = whole.sparse, whole.n_stored
         self.precision = whole.precision
         bounds = np.linspace(0, whole.n_samples, n_blocks + 1).astype(int)
         self.blocks = [

@@ -22,7 +22,8 @@ class PredictionMixin:
     ``intercept_`` (and, for columns fitted centred, ``_centered_model``)."""
 
     def decision_function(self, X: ArrayLike) -> np.ndarray:
-        """Scores ``X @ coef_.T + intercept_``.
+        """Scores ``X @ coef_.T + intercept_`` (for columns fitted centred, computed as
+        ``(X - m) @ coef_.T + b'``, which avoids the offsets' rounding).
 
         Parameters
         ----------

@@ -80,6 +80,7 @@ class DaskObjective(CoefLayout):
         self._class_share = np.asarray(class_share, dtype=np.float64)
         super().__init__(n_classes, X.shape[1], fit_intercept)
         self.n_samples = X.shape[0]
+        self.sparse, self.n_stored = False, int(X.shape[0]) * int(X.shape[1])
         self.precision = float(np.finfo(X.dtype).eps)
         # A row subsample takes every stride-th row of each chunk; its blocks normalise
         # their weights by the subsample's own sum.

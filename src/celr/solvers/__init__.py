@@ -90,9 +90,9 @@ def choose_solver(shape: ProblemShape, l1_ratio: float = 0.0) -> str:
     ``NEWTON_MAX_HESSIAN_GRADIENTS`` value-and-gradient evaluations
     (:func:`celr.solvers._cost.prefer_newton`): tall data, small ``n_params``. Else
     L-BFGS, which the estimator lets hand over to Newton after
-    :func:`celr.solvers._cost.lbfgs_budget` iterations while a Hessian is affordable
-    (:mod:`celr.solvers.handover`). The same rule holds with an L1 part (proximal Newton,
-    L-BFGS-B on split weights). There is no cliff: the cost is continuous in the shape.
+    :func:`celr.solvers._cost.lbfgs_budget` iterations (:mod:`celr.solvers.handover`).
+    The same rule holds with an L1 part (proximal Newton, L-BFGS-B on split weights).
+    There is no cliff: the cost is continuous in the shape.
 
     Examples
     --------

@@ -9,7 +9,7 @@ Haswell kernel; ``benchmarks/auto_solver.py`` measures them)::
 
 for ``n`` rows, ``nnz`` stored entries, ``K_s`` scores (1 for two classes), ``P``
 parameters and ``m`` the rows the Hessian is built from (every ``row_stride``-th,
-:func:`celr.solvers.newton.hessian_row_stride`); ``T_H`` includes its Cholesky factor.
+:func:`hessian_row_stride`); ``T_H`` includes its Cholesky factor.
 Only the ratio ``T_H / T_g`` matters: it says how many gradients one Hessian costs.
 
 Newton needs about ten iterations whatever the data's conditioning, L-BFGS from ten
@@ -104,14 +104,11 @@ class ProblemShape:
 
     @classmethod
     def of_objective(cls, objective) -> ProblemShape:
-        """The shape of an objective (its X's stored entries, when it has an X)."""
-        X = getattr(getattr(objective, "whole", objective), "X", None)
-        sparse = X is not None and sp.issparse(X)
-        if sparse:
-            stored = int(X.nnz)
-        else:
-            stored = int(objective.n_samples) * int(objective.n_features)
-        return cls(objective.n_samples, objective.n_params, objective.n_scores, stored, sparse)
+        """The shape of an :class:`~celr.solvers._protocol.Objective`."""
+        return cls(
+            objective.n_samples, objective.n_params, objective.n_scores, objective.n_stored,
+            objective.sparse,
+        )  # fmt: skip
 
     def gradient_seconds(self) -> float:
         per_entry = GRADIENT_PER_SPARSE_ENTRY if self.sparse else GRADIENT_PER_ENTRY

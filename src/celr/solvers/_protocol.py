@@ -32,6 +32,9 @@ class Objective(Protocol):
         Whether each score has an (unpenalised) intercept.
     n_samples : int
         Rows of the data.
+    n_stored, sparse : int, bool
+        Entries of X a pass reads (its non-zeros when sparse), and whether it is: what a
+        pass costs (:mod:`celr.solvers._cost`).
     weight_sum : float
         ``S``, the sum of the row weights: the objective's normaliser.
     precision : float
@@ -50,6 +53,8 @@ class Objective(Protocol):
     n_params: int
     fit_intercept: bool
     n_samples: int
+    n_stored: int
+    sparse: bool
     weight_sum: float
     precision: float
 
@@ -106,5 +111,6 @@ class Objective(Protocol):
         :meth:`value_grad` (textbook section 5.6.4). Its ``n_samples`` is its rows.
         """
 
-    def find_separation(self, coef: np.ndarray, feature_names: list[str]):
-        """The separation ``coef`` proves, or None (:mod:`celr._separation`)."""
+    def find_separation(self, coef: np.ndarray, feature_names: list[str], **lp_options):
+        """The separation ``coef`` proves, or None (:mod:`celr._separation`); the
+        linear-program options of :func:`celr._separation.search_rows` where it has them."""

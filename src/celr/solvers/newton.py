@@ -1,9 +1,9 @@
 """Newton's method with a backtracking line search.
 
 Each iteration: (1) the gradient, always exact; (2) the Newton direction ``H d = -g``, by
-Cholesky on the Hessian when ``n_params`` is small, else by conjugate gradients on
-Hessian-vector products (truncated Newton, Jacobi-preconditioned); (3) an Armijo
-backtracking line search; (4) the gradient test ``max |g| <= tol``.
+Cholesky on the Hessian where one costs about a gradient (:mod:`._cost`), else by
+conjugate gradients on Hessian-vector products (truncated Newton, Jacobi-preconditioned);
+(3) an Armijo backtracking line search; (4) the gradient test ``max |g| <= tol``.
 
 The Cholesky Hessian is built in standardised units, on tall data from every k-th row
 only (``hessian_row_stride``: it then costs about one gradient, and Newton still shrinks
@@ -65,7 +65,7 @@ def solve(
     exact_hessian : bool, optional
         Force the Cholesky (True) or the conjugate-gradient (False) inner solve; by
         default Cholesky where a Hessian costs at most
-        ``_cost.EXACT_MAX_HESSIAN_GRADIENTS`` gradients
+        ``_cost.NEWTON_MAX_HESSIAN_GRADIENTS`` gradients (or under a millisecond)
         (:func:`celr.solvers._cost.exact_hessian_pays`).
 
     Returns
@@ -115,8 +115,9 @@ def _step(problem, coef, value, grad, direction, stop_crit):
 
     Newton decrement: the decrease the quadratic model promises, about twice the
     remaining gap. Below the precision f is evaluated to (float32 data), a line search on
-    f judges noise; the full step is then kept only if it halves the gradient. A
-    direction that does not descend (an inexact CG solve) is replaced by ``-grad``.
+    f judges noise; the full step is then kept only if it halves the gradient. That test
+    also takes a direction that does not descend (``g . d >= 0``, an inexact CG solve);
+    a NaN slope falls back to ``-grad``.
     """
     if -float(grad @ direction) <= 4 * problem.objective.precision * abs(value):
         return _gradient_halving_step(problem, coef, stop_crit, direction)
