@@ -15,6 +15,8 @@ ESTIMATORS = [
     # With the inference statistics computed in fit. (Not at C=inf: the checks' data are
     # separable, so the unpenalised optimum is at infinity and weightings stop apart.)
     CrossEntropyLogisticRegression(store_covariance=True),
+    # Firth's penalised likelihood (binary only: the multiclass checks are skipped).
+    CrossEntropyLogisticRegression(firth=True),
     *(CrossEntropyLogisticRegression(solver=name) for name in SOLVERS),
     *(
         CrossEntropyLogisticRegression(l1_ratio=l1_ratio, solver=name)

@@ -8,25 +8,64 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from celr._inference import information, likelihood
+from celr._inference import (
+    AUTO_SHARE,
+    information,
+    keep_information,
+    likelihood,
+    separation_searched_at_fit,
+)
 from celr._separation import SeparationWarning
 from celr.solvers import is_stochastic
 from celr.solvers._base import SolverResult
+from celr.solvers._cost import ProblemShape, exact_hessian_pays
 
 
 class FitOutcomeMixin:
     """The end of :class:`celr.CrossEntropyLogisticRegression`'s ``fit``."""
 
-    def _record_statistics(self, objective, penalty, coef: np.ndarray, offsets) -> None:
-        """What inference needs from the training data: the likelihood when unpenalised
-        (and a search for separation), the Hessian with ``store_covariance``."""
+    def _record_statistics(self, objective, penalty, result: SolverResult, offsets) -> None:
+        """What inference needs from the training data, kept so that ``summary()``,
+        ``cov_params()`` and ``results()`` work without it.
+
+        The log-likelihood at the estimate always (one pass over the rows; with a search
+        for separation when unpenalised). The information (Hessian and score outer
+        product) with ``store_covariance``, or when it is cheap: a converged full-batch
+        fit without an L1 part whose information is cheap (:func:`keep_information`).
+        """
         names = self._feature_names()
-        self._likelihood = likelihood(objective, coef, names) if np.isinf(self.C) else None
-        self._information = (
-            information(objective, penalty, coef, names, offsets)
-            if self.store_covariance
-            else None
+        unpenalized = bool(np.isinf(self.C))
+        self._likelihood = likelihood(objective, result.coef, names, search_separation=unpenalized)
+        self._information = None
+        self._information_skipped = None
+        if self.store_covariance:
+            self._information = information(objective, penalty, result.coef, names, offsets)
+            return
+        reason = self._why_not_keep_information(objective, penalty, result)
+        if reason is not None:
+            self._information_skipped = reason
+            return
+        known = self._likelihood.separation if unpenalized else None
+        self._information = information(
+            objective, penalty, result.coef, names, offsets, separation=known
         )
+
+    def _why_not_keep_information(self, objective, penalty, result):
+        """Why ``fit`` did not keep the information on its own (None: it does)."""
+        if is_stochastic(self.solver_) or not result.converged:
+            return "the fit is not at its optimum (stochastic or not converged)"
+        if not penalty.is_smooth:
+            return "an L1 penalty makes the table conditional on its zeros"
+        shape = ProblemShape.of_objective(objective)
+        newton_exact = self.solver_ == "newton" and exact_hessian_pays(shape)
+        if not keep_information(shape, int(np.max(result.n_iter)), newton_exact):
+            return (
+                f"its Hessian ({shape.n_params} parameters, {shape.n_rows} rows) would "
+                f"cost more than {AUTO_SHARE:.0%} of the fit"
+            )
+        if np.isinf(self.C) and not separation_searched_at_fit(objective):
+            return "the search for separation would need a linear program over the budget"
+        return None
 
     def _adopt_fit(self, fitted: FitOutcomeMixin) -> None:
         """Take over the model ``fitted`` found (a CV refit), as if this ``fit`` had run.
@@ -87,5 +126,6 @@ class FitOutcomeMixin:
 #: the model, its convergence record and the statistics inference reuses.
 _FIT_RESULTS = (
     "classes_", "coef_", "intercept_", "n_iter_", "stop_crit_", "loss_curve_",
-    "validation_loss_curve_", "solver_", "_likelihood", "_information", "_centered_model",
+    "validation_loss_curve_", "solver_", "_likelihood", "_information",
+    "_information_skipped", "_centered_model",
 )  # fmt: skip

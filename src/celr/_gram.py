@@ -106,6 +106,33 @@ class GramMatrices:
         mirror_upper_triangle(outer)
         return outer
 
+    def cluster_score_sums(
+        self, coef: np.ndarray, groups: np.ndarray, n_groups: int, column_scale=None
+    ) -> np.ndarray:
+        """``U_g = sum_{i in g} (s_i / S) g_i`` for each cluster g, shape (n_groups, P).
+
+        The cluster-robust meat is ``S sum_g U_g U_g^T``: the score outer product of
+        :meth:`score_outer` with the rows of one cluster summed first. ``groups`` holds
+        cluster codes ``0..n_groups-1`` per row.
+        """
+        _, residual = self._pointwise(self.scores(coef))
+        weight = self.normalized_weight
+        residual *= weight if residual.ndim == 1 else weight[:, None]
+        sums = np.zeros((n_groups, self.n_params))
+        for rows, chunk in self._augmented_chunks(
+            column_scale, extra_bytes_per_row=8 * self.n_params
+        ):
+            if self.n_scores == 1:
+                scores = chunk * residual[rows, None]
+            else:
+                scores = (residual[rows, :, None] * chunk[:, None, :]).reshape(len(chunk), -1)
+            count = len(chunk)
+            member = sp.csr_matrix(
+                (np.ones(count), (groups[rows], np.arange(count))), shape=(n_groups, count)
+            )
+            sums += member @ scores
+        return sums
+
     # -- row chunks -----------------------------------------------------------------------
     def _chunk_rows(self, bytes_per_row: int) -> int:
         """Rows per chunk so that a chunk's scratch stays cache sized."""

@@ -29,6 +29,7 @@ from celr._offsets import ColumnOffsets
 from celr._penalty import ElasticNetPenalty
 from celr._separation import Separation, find_separation
 from celr.solvers._base import SmoothProblem
+from celr.solvers._cost import HESSIAN_PER_ENTRY, HESSIAN_PER_ENTRY_MULTINOMIAL, ProblemShape
 
 #: Largest number of parameters whose dense covariance celr computes (200 MB of float64).
 MAX_INFERENCE_PARAMS = 5000
@@ -40,7 +41,23 @@ SINGULAR_RCOND = 1e-10
 #: by the fit itself, and the LP (17 ms on breast cancer) would triple a 7 ms fit.
 #: Inference, as costly anyway, searches without a budget.
 FIT_LP_ENTRIES = 500_000
-COV_TYPES = ("nonrobust", "robust", "HC0")
+COV_TYPES = ("nonrobust", "robust", "HC0", "HC1", "cluster")
+#: ``fit`` keeps the information without ``store_covariance`` when it is predicted to
+#: cost at most this share of the fit (issue 17: under 10% on every benchmark problem) ...
+AUTO_SHARE = 0.1
+#: ... or at most this many seconds, whatever the share: on small data a fit takes
+#: milliseconds, so does the information (Spector, 32 x 4: 0.2 ms of a 2.9 ms fit; anes96,
+#: 944 rows, 7 classes: 1.6 ms of 12 ms), which no user notices, and the first
+#: ``summary()`` after such a fit is the one statsmodels users try.
+AUTO_ANYWAY_SECONDS = 5e-3
+#: ... and the model has at most this many parameters: its two P x P matrices are kept in
+#: the model (and its files), 16 MB at this size.
+AUTO_MAX_PARAMS = 1000
+#: Fixed cost of :func:`information` besides its passes over the rows (measured: 0.22 ms
+#: on Spector, 32 x 4; 0.39 ms on breast cancer, 569 x 31).
+INFORMATION_OVERHEAD_SECONDS = 2e-4
+#: Marks :func:`information`'s default: search the rows for separation.
+SEARCH = object()
 
 
 @dataclass(frozen=True)
@@ -109,12 +126,15 @@ def information(
     coef: np.ndarray,
     feature_names: list[str],
     offsets: ColumnOffsets | None = None,
+    *,
+    separation: Separation | object | None = SEARCH,
 ) -> Information:
     """The Hessian and score outer product of ``objective + penalty`` at ``coef``.
 
     An unpenalised fit is also searched for separation (see :mod:`celr._separation`),
-    under which every standard error is meaningless. ``offsets``: the objective is on
-    centred columns, and ``coef`` its coefficients ``(W, b')``.
+    under which every standard error is meaningless, unless ``separation`` gives the
+    result of a search already made. ``offsets``: the objective is on centred columns,
+    and ``coef`` its coefficients ``(W, b')``.
     """
     if objective.n_params > MAX_INFERENCE_PARAMS:
         raise ValueError(
@@ -128,19 +148,66 @@ def information(
     )
     hessian = objective.hessian(coef, column_scale=spread)
     hessian[np.diag_indices_from(hessian)] += penalty.smooth_hessian_diag() / param_scale**2
-    unpenalized = penalty.alpha == 0
+    if separation is SEARCH:
+        separation = (
+            find_separation(objective, coef, feature_names) if penalty.alpha == 0 else None
+        )
     return Information(
         hessian=hessian,
         score_outer=objective.score_outer(coef, column_scale=spread),
         param_scale=param_scale,
         weight_sum=objective.weight_sum,
-        separation=find_separation(objective, coef, feature_names) if unpenalized else None,
+        separation=separation,
         offsets=None if offsets is None else offsets.full(),
     )
 
 
-def likelihood(objective: LogisticObjective, coef: np.ndarray, feature_names: list[str]):
-    """:class:`Likelihood` of an unpenalised fit (searching for separation on a budget)."""
+def information_seconds(shape: ProblemShape) -> float:
+    """Predicted seconds of :func:`information`: two Gram matrices from every row, and
+    the scores and residuals (about one value and gradient).
+
+    Examples
+    --------
+    >>> shape = ProblemShape(n_rows=1797, n_params=650, n_scores=10, stored=1797 * 64)
+    >>> round(information_seconds(shape), 3)  # digits: measured 0.062 s
+    0.083
+    """
+    per_entry = HESSIAN_PER_ENTRY if shape.n_scores == 1 else HESSIAN_PER_ENTRY_MULTINOMIAL
+    matrices = 2.0 * per_entry * shape.n_rows * shape.n_params**2
+    return INFORMATION_OVERHEAD_SECONDS + shape.gradient_seconds() + matrices
+
+
+def keep_information(shape: ProblemShape, n_iter: int, newton_exact: bool) -> bool:
+    """Whether ``fit`` keeps the information on its own (``store_covariance=False``).
+
+    Decided from the shape and the iterations the solver took, never from a clock, so the
+    same data always give the same answer: the information's predicted cost against a
+    lower bound of the fit's, one value and gradient per iteration (and one Hessian, when
+    Newton built them exactly).
+    """
+    if shape.n_params > AUTO_MAX_PARAMS:
+        return False
+    cost = information_seconds(shape)
+    per_iteration = shape.gradient_seconds() + (shape.hessian_seconds() if newton_exact else 0)
+    return cost <= AUTO_ANYWAY_SECONDS or cost <= AUTO_SHARE * max(n_iter, 1) * per_iteration
+
+
+def separation_searched_at_fit(objective) -> bool:
+    """Whether :func:`likelihood`'s budgeted search was the full one: its LP fits the
+    budget."""
+    width = objective.n_features + objective.fit_intercept
+    return objective.n_samples * (objective.n_classes - 1) * width <= FIT_LP_ENTRIES
+
+
+def likelihood(
+    objective: LogisticObjective,
+    coef: np.ndarray,
+    feature_names: list[str],
+    *,
+    search_separation: bool = True,
+) -> Likelihood:
+    """:class:`Likelihood` at ``coef`` (and a search for separation on a budget, for an
+    unpenalised fit: ``search_separation``)."""
     total = objective.weight_sum
     if objective.fit_intercept:
         shares = objective.class_share()
@@ -158,7 +225,9 @@ def likelihood(objective: LogisticObjective, coef: np.ndarray, feature_names: li
             feature_names,
             max_lp_entries=FIT_LP_ENTRIES,
             prove_complete_by_lp=False,
-        ),
+        )
+        if search_separation
+        else None,
     )
 
 
@@ -228,8 +297,20 @@ def parametrization(layout, classes: np.ndarray, feature_names: list[str], penal
     return Parametrization(labels, rows, "reference", classes[0])
 
 
-def covariance(info: Information, params: Parametrization, cov_type: str) -> np.ndarray:
-    """Covariance of the reported parameters, in table order (nonrobust or HC0).
+def covariance(
+    info: Information,
+    params: Parametrization,
+    cov_type: str,
+    cluster_sums: np.ndarray | None = None,
+) -> np.ndarray:
+    """Covariance of the reported parameters, in table order.
+
+    ``'nonrobust'``: the inverse information ``(S H)^-1``. ``'HC0'`` (``'robust'``): the
+    sandwich ``(S H)^-1 (S M) (S H)^-1``; ``'HC1'`` times ``S / (S - k)`` for ``k``
+    identified parameters (MacKinnon and White's small-sample factor); ``'cluster'``:
+    the sandwich with the scores of each cluster summed first (``cluster_sums``, from
+    :meth:`~celr._gram.GramMatrices.cluster_score_sums`), times ``G/(G-1) (S-1)/(S-k)``
+    for ``G`` clusters, as statsmodels' ``cov_type='cluster'`` (CRV1).
 
     ``'reference'``: the likelihood depends on score differences only, so with class 0's
     scores fixed at 0 the information of the others is their block of the Hessian.
@@ -239,21 +320,63 @@ def covariance(info: Information, params: Parametrization, cov_type: str) -> np.
     rows = params.rows
     hessian = info.hessian[np.ix_(rows, rows)]
     free = None
+    n_identified = len(rows)
     if params.kind == "sum-to-zero":
-        free = _shift_projector(rows, len(params.labels.levels[0]))
+        n_classes = len(params.labels.levels[0])
+        free = _shift_projector(rows, n_classes)
+        n_identified -= len(rows) // n_classes
         hessian = hessian + np.trace(hessian) / len(rows) * free
     inverse = _checked_inverse(hessian, params.labels)
     if free is not None:
         complement = np.eye(len(rows)) - free
         inverse = complement @ inverse @ complement
+    factor = 1.0
+    total = info.weight_sum
+    if cov_type == "cluster":
+        sums = cluster_sums[:, rows]  # 'reference': class 0's scores are fixed, not summed
+        meat = total * (sums.T @ sums)
+        n_groups = len(cluster_sums)
+        factor = n_groups / (n_groups - 1) * (total - 1) / _residual_df(total, n_identified)
+    elif cov_type != "nonrobust":
+        meat = info.score_outer[np.ix_(rows, rows)]
+        if cov_type == "HC1":
+            factor = total / _residual_df(total, n_identified)
     if cov_type != "nonrobust":
-        inverse = inverse @ info.score_outer[np.ix_(rows, rows)] @ inverse
+        inverse = factor * (inverse @ meat @ inverse)
     scale = info.param_scale[rows]
-    cov = inverse / scale / scale[:, None] / info.weight_sum
+    cov = inverse / scale / scale[:, None] / total
     if info.offsets is not None:
         to_model = _uncentering(rows, info.offsets)
         cov = to_model @ cov @ to_model.T
     return (cov + cov.T) / 2  # exactly symmetric; the products above round differently
+
+
+def _residual_df(total: float, n_identified: int) -> float:
+    if not total > n_identified:
+        raise ValueError(
+            f"A small-sample corrected covariance needs more observations ({total:g}) "
+            f"than parameters ({n_identified})."
+        )
+    return total - n_identified
+
+
+def cluster_codes(groups, n_samples: int) -> tuple[np.ndarray, int]:
+    """Cluster codes ``0..G-1`` of ``groups`` (one label per training row) and ``G``."""
+    if groups is None:
+        raise ValueError("cov_type='cluster' needs groups: one cluster label per row of X.")
+    labels = np.asarray(groups)
+    if labels.ndim != 1 or len(labels) != n_samples:
+        raise ValueError(
+            f"groups must hold one cluster label per row of X: got shape {labels.shape} "
+            f"for {n_samples} rows."
+        )
+    if labels.dtype.kind == "f" and np.isnan(labels).any():
+        raise ValueError("groups contains NaN: every row needs a cluster label.")
+    _, codes = np.unique(labels, return_inverse=True)
+    n_groups = int(codes.max()) + 1 if len(codes) else 0
+    if n_groups < 2:
+        raise ValueError(f"cov_type='cluster' needs at least 2 clusters, got {n_groups}.")
+    return codes.ravel(), n_groups
 
 
 def _uncentering(rows: np.ndarray, offsets: np.ndarray) -> np.ndarray:

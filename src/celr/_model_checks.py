@@ -129,8 +129,9 @@ def _check_attributes(estimator: CrossEntropyLogisticRegression) -> None:
         _check_parameters(name, attributes[name], shape, given)
     _check_count("n_iter_", attributes["n_iter_"], minimum=0)
     _check_stop_crit(attributes["stop_crit_"])
-    if not isinstance(attributes["solver_"], str) or attributes["solver_"] not in SOLVERS:
-        raise _Fault("solver_", f"is {_show(attributes['solver_'])}, not one of {sorted(SOLVERS)}")
+    solvers = sorted([*SOLVERS, "firth"])  # 'firth': Firth's own fit (celr._firth)
+    if not isinstance(attributes["solver_"], str) or attributes["solver_"] not in solvers:
+        raise _Fault("solver_", f"is {_show(attributes['solver_'])}, not one of {solvers}")
     for name in ("loss_curve_", "validation_loss_curve_"):
         if attributes[name] is not None:
             _check_array(name, attributes[name], (None,))
