@@ -2,6 +2,7 @@
 
 from celr._cv import CrossEntropyLogisticRegressionCV
 from celr._estimator import CrossEntropyLogisticRegression
+from celr._formula import FormulaLogisticRegression, logit
 from celr._loss import cross_entropy_loss
 from celr._offsets import PrecisionWarning
 from celr._onnx import to_onnx
@@ -13,6 +14,7 @@ from celr._separation import SeparationWarning
 __all__ = [
     "CrossEntropyLogisticRegression",
     "CrossEntropyLogisticRegressionCV",
+    "FormulaLogisticRegression",
     "ModelFileError",
     "PrecisionWarning",
     "RegularizationPath",
@@ -20,6 +22,7 @@ __all__ = [
     "cross_entropy_loss",
     "l1_min_c",
     "load",
+    "logit",
     "regularization_path",
     "save",
     "show_progress",
