@@ -239,3 +239,18 @@ def test_save_and_load(tmp_path):
     loaded = celr.load(path)
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
     pd.testing.assert_frame_equal(loaded.summary(), clf.summary())
+
+
+def test_results_view_and_lr_test_of_a_firth_fit():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = X[:, :3]
+    model = CrossEntropyLogisticRegression(C=np.inf, firth=True).fit(X, y)
+    res = model.results()
+    # The ordinary log-likelihood at Firth's estimate, below the ML fit's maximum.
+    p = model.predict_proba(X)[np.arange(len(y)), y]
+    np.testing.assert_allclose(res.llf, np.log(p).sum(), rtol=1e-12)
+    ml = CrossEntropyLogisticRegression(C=np.inf, tol=1e-12).fit(X, y).results()
+    assert res.llf <= ml.llf
+    np.testing.assert_allclose(res.llnull, ml.llnull, rtol=1e-12)
+    with pytest.raises(ValueError, match="Firth fit"):
+        model.lr_test()

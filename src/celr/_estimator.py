@@ -24,6 +24,7 @@ from celr._dask import dask_training, is_dask_collection
 from celr._firth import FirthMixin
 from celr._fit_outcome import FitOutcomeMixin
 from celr._inputs import FLOAT_DTYPES, encode_targets
+from celr._margins import MarginsMixin
 from celr._objective import LogisticObjective
 from celr._offsets import ColumnOffsets, choose_offsets
 from celr._parallel import make_objective
@@ -46,6 +47,7 @@ class CrossEntropyLogisticRegression(
     FitOutcomeMixin,
     InferenceMixin,
     FirthMixin,
+    MarginsMixin,
     PartialFitMixin,
     CallbackSupportMixin,
     BaseEstimator,

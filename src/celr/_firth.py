@@ -54,13 +54,13 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike
 from scipy.linalg import LinAlgError, cho_solve, cholesky, null_space, solve_triangular
 from scipy.optimize import brentq
-from scipy.special import expit
+from scipy.special import expit, log_expit
 from scipy.stats import chi2
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from celr._column_stats import weighted_center_scale
-from celr._inference import Information, parametrization
+from celr._inference import Information, Likelihood, parametrization
 from celr._inputs import FLOAT_DTYPES, encode_targets
 from celr._objective import CoefLayout
 from celr._offsets import ColumnOffsets, choose_offsets
@@ -335,7 +335,9 @@ class FirthMixin:
         self.loss_curve_ = np.asarray(fit.history)
         self.validation_loss_curve_ = None
         self._optimizer_state = None
-        self._likelihood = None  # the LR test of lr_test is for ML fits
+        # The ordinary log-likelihood at Firth's estimate, for results(); lr_test refuses
+        # Firth fits (its statistic is for maximum-likelihood fits).
+        self._likelihood = firth_likelihood(design, fit.point.theta)
         self._information = firth_information(design, fit.point, offsets)
         self.solver_ = "firth"
         if not fit.converged:
@@ -444,6 +446,21 @@ class FirthMixin:
             X, targets.codes, targets.weights, self.fit_intercept, self._fitted_offsets(),
             self.C,
         )  # fmt: skip
+
+
+def firth_likelihood(design: Design, theta: np.ndarray) -> Likelihood:
+    """``sum_i s_i log p_i(y_i)`` at ``theta`` and of the intercept-only (or ``1/2``) model."""
+    z = design.Z @ theta
+    signed = np.where(design.y == 1, z, -z)
+    total = float(design.weight.sum())
+    if design.fit_intercept:
+        share = float(design.weight @ design.y) / total
+        shares = np.array([share, 1 - share])
+        shares = shares[shares > 0]
+        null = total * float(shares @ np.log(shares))
+    else:
+        null = -total * np.log(2.0)
+    return Likelihood(float(design.weight @ log_expit(signed)), null, total, None)
 
 
 def firth_information(design: Design, point: Point, offsets) -> Information:

@@ -369,6 +369,11 @@ class InferenceMixin(ResultsMixin):
                 f"penalised (C={C!r}), so its statistic has no chi-square distribution. "
                 "Fit both models with C=np.inf."
             )
+        if getattr(self, "solver_", None) == "firth":
+            raise ValueError(
+                "The likelihood-ratio test compares maximum-likelihood fits; this is a Firth "
+                "fit (firth=True), whose penalised likelihood-ratio tests profile_ci gives."
+            )
         stats = getattr(self, "_likelihood", None)
         if stats is None:
             raise ValueError(
