@@ -147,7 +147,13 @@ def information(
         np.ones(objective.n_scores),
     )
     hessian = objective.hessian(coef, column_scale=spread)
-    hessian[np.diag_indices_from(hessian)] += penalty.smooth_hessian_diag() / param_scale**2
+    # In two divisions, and 0 where there is no penalty: a column's spread of 1e-300 or
+    # 1e160 squares out of range (the penalty's curvature in its units is then 0 or inf).
+    curvature = penalty.smooth_hessian_diag()
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        hessian[np.diag_indices_from(hessian)] += np.where(
+            curvature == 0, 0.0, curvature / param_scale / param_scale
+        )
     if separation is SEARCH:
         separation = (
             find_separation(objective, coef, feature_names) if penalty.alpha == 0 else None
