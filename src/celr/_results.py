@@ -279,8 +279,11 @@ class ResultsMixin:
         mean texture      -0.2181    0.0371    -5.885     0.000   -0.2908   -0.1455
         ==============================================================================
         """
-        table = self.summary(X, y, sample_weight, alpha=alpha, cov_type=cov_type, groups=groups)
-        cov = self.cov_params(X, y, sample_weight, cov_type=cov_type, groups=groups)
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1), got {alpha!r}.")
+        info, params, cov = self._covariance(X, y, sample_weight, cov_type, groups)
+        table = self._coefficient_table(info, params, cov, cov_type, alpha)
+        cov = self._covariance_frame(info, params, cov, cov_type)
         stats = getattr(self, "_likelihood", None)
         if stats is None:
             if X is None:

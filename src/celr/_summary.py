@@ -92,6 +92,9 @@ class InferenceMixin(ResultsMixin):
         cov : pandas.DataFrame of shape (n_reported, n_reported)
         """
         info, params, cov = self._covariance(X, y, sample_weight, cov_type, groups)
+        return self._covariance_frame(info, params, cov, cov_type)
+
+    def _covariance_frame(self, info, params, cov, cov_type) -> pd.DataFrame:
         frame = pd.DataFrame(cov, index=params.labels, columns=params.labels)
         frame.attrs.update(self._table_attrs(info, params, cov_type))
         return frame
@@ -179,25 +182,32 @@ class InferenceMixin(ResultsMixin):
         if not 0 < alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {alpha!r}.")
         info, params, cov = self._covariance(X, y, sample_weight, cov_type, groups)
+        return self._coefficient_table(info, params, cov, cov_type, alpha)
+
+    def _coefficient_table(self, info, params, cov, cov_type, alpha) -> pd.DataFrame:
+        """:meth:`summary`'s table from the covariance of the reported parameters."""
         estimate = params.estimates(self._flat_coef(), self._layout().n_scores)
         std_error = np.sqrt(np.diag(cov))
         z = estimate / std_error
         half_width = norm.isf(alpha / 2) * std_error
+        lower, upper = estimate - half_width, estimate + half_width
+        with np.errstate(over="ignore"):  # exp of a weight > 709 is inf, and that is right
+            odds = {f"odds_ratio{suffix}": np.exp(v) for suffix, v in
+                    (("", estimate), ("_lower", lower), ("_upper", upper))}  # fmt: skip
+        # One frame from numpy columns: pandas' column-by-column insertion cost more than
+        # the whole inference on small data.
         table = pd.DataFrame(
             {
                 "estimate": estimate,
                 "std_error": std_error,
                 "z": z,
                 "p_value": 2 * norm.sf(np.abs(z)),
-                "ci_lower": estimate - half_width,
-                "ci_upper": estimate + half_width,
+                "ci_lower": lower,
+                "ci_upper": upper,
+                **odds,
             },
             index=params.labels,
         )
-        with np.errstate(over="ignore"):  # exp of a weight > 709 is inf, and that is right
-            for suffix in ("", "_lower", "_upper"):
-                source = f"ci{suffix}" if suffix else "estimate"
-                table[f"odds_ratio{suffix}"] = np.exp(table[source])
         table.attrs.update(self._table_attrs(info, params, cov_type, alpha))
         return table
 
