@@ -21,7 +21,7 @@ from celr._callbacks import (
 from celr._coefficients import CoefficientsMixin
 from celr._column_stats import weighted_center_scale
 from celr._dask import dask_training, is_dask_collection
-from celr._firth import FirthMixin
+from celr._firth_fit import FirthMixin
 from celr._fit_outcome import FitOutcomeMixin
 from celr._inputs import FLOAT_DTYPES, encode_targets
 from celr._margins import MarginsMixin
