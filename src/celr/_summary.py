@@ -132,9 +132,9 @@ class InferenceMixin(ResultsMixin):
         No data are needed after a fit that kept its information: ``fit`` keeps it
         (the Hessian and score outer product at the optimum) with
         ``store_covariance=True``, and on its own after a converged full-batch fit
-        without an L1 part, of at most 1,000 parameters, where it is predicted to cost
-        under 10% of the solver's time (about one Hessian; so always where Newton was
-        the solver). Otherwise the error says why it was not kept.
+        without an L1 part, of at most 1,000 parameters, where it is predicted (from the
+        shape and the iterations taken) to cost under 10% of the fit or under 5 ms:
+        small and mid-sized data. Otherwise the error says why it was not kept.
 
         Parameters
         ----------
