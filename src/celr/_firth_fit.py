@@ -24,7 +24,7 @@ from celr._firth import (
     maximize,
     profile,
 )
-from celr._inference import Information, Likelihood, parametrization
+from celr._inference import Information, Likelihood, checked_alpha, parametrization
 from celr._inputs import FLOAT_DTYPES, encode_targets
 from celr._objective import CoefLayout
 from celr._offsets import choose_offsets
@@ -137,8 +137,7 @@ class FirthMixin:
         check_is_fitted(self)
         if not getattr(self, "firth", False) or self.solver_ != "firth":
             raise ValueError("profile_ci needs a model fitted with firth=True.")
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1), got {alpha!r}.")
+        checked_alpha(alpha)
         design = self._firth_design(X, y, sample_weight)
         fitted = design.theta_of(self._objective_coef(self._layout(), self._fitted_offsets()))
         fit = maximize(design, fitted, self.tol, self.max_iter)

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from celr._objective import LogisticObjective
 from celr._offsets import ColumnOffsets
@@ -235,6 +236,31 @@ def likelihood(
         if search_separation
         else None,
     )
+
+
+def checked_alpha(alpha: float) -> float:
+    """``alpha`` of a ``1 - alpha`` interval, refused outside (0, 1)."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}.")
+    return alpha
+
+
+def wald_columns(estimate: np.ndarray, std_error: np.ndarray, alpha: float) -> dict:
+    """Wald statistics of estimates with standard errors: ``std_error``, ``z``, the
+    two-sided normal ``p_value`` and the ``1 - alpha`` interval ``ci_lower``/``ci_upper``.
+
+    A standard error of 0 gives ``z = inf`` (an estimate known exactly), not a warning.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = estimate / std_error
+    half_width = norm.isf(checked_alpha(alpha) / 2) * std_error
+    return {
+        "std_error": std_error,
+        "z": z,
+        "p_value": 2 * norm.sf(np.abs(z)),
+        "ci_lower": estimate - half_width,
+        "ci_upper": estimate + half_width,
+    }
 
 
 def check_at_optimum(

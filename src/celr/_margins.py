@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
-from scipy.stats import norm
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from celr._inference import checked_alpha, wald_columns
 from celr._inputs import FLOAT_DTYPES
 from celr._loss import softmax
 
@@ -122,8 +122,7 @@ class MarginsMixin:
         """
         if at not in AT_OPTIONS:
             raise ValueError(f"at must be one of {AT_OPTIONS}, got {at!r}.")
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1), got {alpha!r}.")
+        checked_alpha(alpha)
         check_is_fitted(self)
         data = validate_data(
             self, X, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES, reset=False
@@ -154,13 +153,8 @@ class MarginsMixin:
         return np.vstack([np.zeros_like(W), W]) if len(self.classes_) == 2 else W
 
     def _row_scores(self, rows: np.ndarray) -> np.ndarray:
-        """Softmax scores (n, K) of validated dense rows, computed as ``decision_function``."""
-        offsets = self._fitted_offsets()
-        if offsets is None:
-            scores = rows @ np.asarray(self.coef_, dtype=np.float64).T + self.intercept_
-        else:  # as fitted: avoids the rounding of the columns' offsets
-            scores = offsets.scores(rows, self.coef_, self._centered_model.centered_intercept)
-        scores = np.asarray(scores, dtype=np.float64)
+        """Softmax scores (n, K) of validated dense rows (two classes: class 0's at 0)."""
+        scores = np.asarray(self._validated_scores(rows), dtype=np.float64)
         return np.column_stack([np.zeros(len(rows)), scores]) if scores.shape[1] == 1 else scores
 
     def _margins_table(self, effects, jacobian, cov, at, cov_type, alpha) -> pd.DataFrame:
@@ -175,23 +169,12 @@ class MarginsMixin:
         effects = effects[rows].ravel()
         jacobian = jacobian[rows, :, first:].reshape(len(effects), -1)
         std_error = np.sqrt(np.diag(jacobian @ cov.to_numpy() @ jacobian.T))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = effects / std_error
-        half_width = norm.isf(alpha / 2) * std_error
         if kind == "binary":
             index = pd.Index(names, name="feature")
         else:
             index = pd.MultiIndex.from_product([self.classes_, names], names=["class", "feature"])
         table = pd.DataFrame(
-            {
-                "dydx": effects,
-                "std_error": std_error,
-                "z": z,
-                "p_value": 2 * norm.sf(np.abs(z)),
-                "ci_lower": effects - half_width,
-                "ci_upper": effects + half_width,
-            },
-            index=index,
+            {"dydx": effects, **wald_columns(effects, std_error, alpha)}, index=index
         )
         table.attrs.update(
             at=at, cov_type=cov.attrs["cov_type"], alpha=alpha, method="dydx",

@@ -39,13 +39,17 @@ class PredictionMixin:
         if is_dask_collection(X):
             return predict_dask(self, X, "decision_function")
         X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES, reset=False)
+        scores = self._validated_scores(X)
+        return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def _validated_scores(self, X) -> np.ndarray:
+        """Scores (n, n_scores) of validated ``X``; for columns fitted centred as fitted,
+        since ``X @ coef_.T`` would add the rounding of the columns' offsets."""
         offsets = self._fitted_offsets()
         if offsets is None:
-            scores = np.asarray(X @ self.coef_.T) + self.intercept_
-        else:  # as fitted: X @ coef_.T would add the rounding of the columns' offsets
-            scores = offsets.scores(X, self.coef_, self._centered_model.centered_intercept)
-            scores = scores.astype(self.coef_.dtype, copy=False)
-        return scores[:, 0] if scores.shape[1] == 1 else scores
+            return np.asarray(X @ self.coef_.T) + self.intercept_
+        scores = offsets.scores(X, self.coef_, self._centered_model.centered_intercept)
+        return scores.astype(self.coef_.dtype, copy=False)
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Most probable class for each row.

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy.stats import chi2, norm
+from scipy.stats import chi2
 
-from celr._inference import likelihood
+from celr._inference import checked_alpha, likelihood, wald_columns
 
 #: Width of the text rendering, as statsmodels' (78 characters).
 WIDTH = 78
@@ -141,10 +141,10 @@ class LogisticResults:
     def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
         """Wald intervals covering ``1 - alpha`` (default: the results' ``alpha``)."""
         alpha = self.alpha if alpha is None else alpha
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1), got {alpha!r}.")
-        half = norm.isf(alpha / 2) * self.bse
-        return pd.DataFrame({"lower": self.params - half, "upper": self.params + half})
+        wald = wald_columns(self.params.to_numpy(), self.bse.to_numpy(), alpha)
+        return pd.DataFrame(
+            {"lower": wald["ci_lower"], "upper": wald["ci_upper"]}, index=self.params.index
+        )
 
     # -- renderings ----------------------------------------------------------------------
     def header(self) -> list[tuple[str, str, str, str]]:
@@ -279,8 +279,7 @@ class ResultsMixin:
         mean texture      -0.2181    0.0371    -5.885     0.000   -0.2908   -0.1455
         ==============================================================================
         """
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1), got {alpha!r}.")
+        checked_alpha(alpha)
         info, params, cov = self._covariance(X, y, sample_weight, cov_type, groups)
         table = self._coefficient_table(info, params, cov, cov_type, alpha)
         cov = self._covariance_frame(info, params, cov, cov_type)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy.stats import chi2, norm
+from scipy.stats import chi2
 from sklearn.utils.validation import check_is_fitted
 
 from celr._inference import (
@@ -13,10 +13,12 @@ from celr._inference import (
     Likelihood,
     LRTestResult,
     check_at_optimum,
+    checked_alpha,
     cluster_codes,
     covariance,
     information,
     parametrization,
+    wald_columns,
 )
 from celr._objective import CoefLayout
 from celr._results import ResultsMixin
@@ -179,35 +181,23 @@ class InferenceMixin(ResultsMixin):
         Each extra unit of mean radius multiplies the odds of ``classes_[1]`` (benign)
         by 0.347; statsmodels' ``Logit`` gives the same numbers.
         """
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1), got {alpha!r}.")
+        checked_alpha(alpha)
         info, params, cov = self._covariance(X, y, sample_weight, cov_type, groups)
         return self._coefficient_table(info, params, cov, cov_type, alpha)
 
     def _coefficient_table(self, info, params, cov, cov_type, alpha) -> pd.DataFrame:
         """:meth:`summary`'s table from the covariance of the reported parameters."""
         estimate = params.estimates(self._flat_coef(), self._layout().n_scores)
-        std_error = np.sqrt(np.diag(cov))
-        z = estimate / std_error
-        half_width = norm.isf(alpha / 2) * std_error
-        lower, upper = estimate - half_width, estimate + half_width
+        wald = wald_columns(estimate, np.sqrt(np.diag(cov)), alpha)
         with np.errstate(over="ignore"):  # exp of a weight > 709 is inf, and that is right
-            odds = {f"odds_ratio{suffix}": np.exp(v) for suffix, v in
-                    (("", estimate), ("_lower", lower), ("_upper", upper))}  # fmt: skip
+            odds = {
+                "odds_ratio": np.exp(estimate),
+                "odds_ratio_lower": np.exp(wald["ci_lower"]),
+                "odds_ratio_upper": np.exp(wald["ci_upper"]),
+            }
         # One frame from numpy columns: pandas' column-by-column insertion cost more than
         # the whole inference on small data.
-        table = pd.DataFrame(
-            {
-                "estimate": estimate,
-                "std_error": std_error,
-                "z": z,
-                "p_value": 2 * norm.sf(np.abs(z)),
-                "ci_lower": lower,
-                "ci_upper": upper,
-                **odds,
-            },
-            index=params.labels,
-        )
+        table = pd.DataFrame({"estimate": estimate, **wald, **odds}, index=params.labels)
         table.attrs.update(self._table_attrs(info, params, cov_type, alpha))
         return table
 
@@ -292,18 +282,17 @@ class InferenceMixin(ResultsMixin):
             )
         if cov_type != "cluster" and groups is not None:
             raise ValueError(f"groups is only used with cov_type='cluster', not {cov_type!r}.")
-        info, params, objective = self._inference_inputs(X, y, sample_weight)
+        info, params, objective, coef = self._inference_inputs(X, y, sample_weight)
         sums = None
         if cov_type == "cluster":
             codes, n_groups = cluster_codes(groups, objective.n_samples)
-            coef = self._objective_coef(self._layout(), self._fitted_offsets())
             _, spread = objective.feature_center_scale()
             sums = objective.cluster_score_sums(coef, codes, n_groups, column_scale=spread)
         return info, params, covariance(info, params, cov_type, sums)
 
     def _inference_inputs(self, X, y, sample_weight):
         """The information (stored, or computed from the data given), the reported
-        parameters, and the training objective (None without data)."""
+        parameters, the training objective (None without data) and its coefficients."""
         check_is_fitted(self)
         self._refuse_l1_zeros()
         # The objective's coefficients: those of the centred columns of the fit, if any.
@@ -330,7 +319,8 @@ class InferenceMixin(ResultsMixin):
         if X is not None:
             check_at_optimum(objective, penalty, coef, self._optimality_limit())
         penalized = not np.isinf(self._regularization()[0])
-        return info, parametrization(self._layout(), self.classes_, names, penalized), objective
+        params = parametrization(self._layout(), self.classes_, names, penalized)
+        return info, params, objective, coef
 
     def _no_information_message(self) -> str:
         skipped = getattr(self, "_information_skipped", None)
