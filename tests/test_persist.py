@@ -116,6 +116,10 @@ MODELS = {
         CrossEntropyLogisticRegression(solver="sgd", max_iter=3, random_state=0),
         *_iris(),
     ),
+    "sgd_whitened": lambda: (  # 40 short epochs: the step adapts, then in CurvatureCoordinates
+        CrossEntropyLogisticRegression(solver="sgd", max_iter=40, random_state=0),
+        *_iris(),
+    ),
     "store_covariance": lambda: (CrossEntropyLogisticRegression(store_covariance=True), *_iris()),
     "C_inf": lambda: (
         CrossEntropyLogisticRegression(C=np.inf, store_covariance=True, max_iter=50),
@@ -211,7 +215,7 @@ def test_round_trip_is_exact(name, tmp_path):
 def test_private_types_of_fitted_models_are_saved(tmp_path):
     """The cases above do exercise celr's own types (so they are trusted, not absent)."""
     types = set()
-    for name in ("sgd_streamed", "store_covariance", "C_inf", "offset"):
+    for name in ("sgd_streamed", "sgd_whitened", "store_covariance", "C_inf", "offset"):
         save(fitted(name)[0], tmp_path / "m.skops")
         types |= set(skops.io.get_untrusted_types(file=tmp_path / "m.skops"))
     assert {
@@ -219,6 +223,7 @@ def test_private_types_of_fitted_models_are_saved(tmp_path):
         "celr._objective.CoefLayout",
         "celr._penalty.ElasticNetPenalty",
         "celr.solvers._coordinates.StandardizedCoordinates",
+        "celr.solvers._coordinates.CurvatureCoordinates",
         "celr._inference.Information",
         "celr._inference.Likelihood",
         "celr._separation.Separation",
@@ -253,7 +258,7 @@ def test_inference_after_load(tmp_path):
         assert str(got.value) == str(expected.value)
 
 
-@pytest.mark.parametrize("name", ["sgd_streamed", "sgd_fit"])
+@pytest.mark.parametrize("name", ["sgd_streamed", "sgd_fit", "sgd_whitened"])
 def test_partial_fit_continues_identically(name, tmp_path):
     model, X, y = fitted(name)
     loaded = _round_trip(model, tmp_path)
@@ -646,6 +651,16 @@ def _inconsistent_files():
             "sgd_streamed",
             {("_optimizer_state", "u"): _spoilt(attr("sgd_streamed", "_optimizer_state").u)},
             r"_optimizer_state.u holds NaN",
+        ),
+        "SGD whitening factors shape": (
+            "sgd_whitened",
+            {("_optimizer_state", "coords", "factors"): np.eye(5)},
+            r"_optimizer_state.coords.factors has shape \(5, 5\)",
+        ),
+        "SGD scale NaN": (
+            "sgd_whitened",
+            {("_optimizer_state", "coords", "base", "scale"): np.full(4, np.nan)},
+            r"_optimizer_state.coords.base.scale holds NaN",
         ),
         # -- hyper-parameters (scikit-learn's constraints)
         "C NaN": ("binary", {("C",): np.nan}, hyper.format("C")),

@@ -13,6 +13,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from celr import CrossEntropyLogisticRegression
 from celr.solvers import sgd
+from celr.solvers._coordinates import CurvatureCoordinates, StandardizedCoordinates
+from celr.solvers._sgd_state import CURVATURE_MAX_PARAMS
 from tests.conftest import dataset, reference_objective
 
 Model = CrossEntropyLogisticRegression
@@ -64,30 +66,21 @@ DATASETS = [
     "digits", "digits_scaled", "tall_raw",
 ]  # fmt: skip
 # Training cross-entropy over the optimum's with the defaults (random_state=0; over seeds
-# 0-5 the worst was 1.037, on iris); in brackets, with batch_size='auto' but no
-# step adaptation, then with the former batch_size=1024 default.
+# 0-5 the worst was 1.018, on digits); in brackets, with the step adaptation but without
+# curvature whitening, with batch_size='auto' but no step adaptation, then with the
+# former batch_size=1024 default.
 MEASURED_RATIO = {
-    "breast_cancer": 1.013,  # (1.210, 1.303)
-    "breast_cancer_scaled": 1.003,  # (1.200, 1.421)
-    "iris": 0.998,  # (1.222, 1.462)
-    "iris_scaled": 0.993,  # (1.092, 1.284)
-    "wine": 0.990,  # (1.262, 1.530)
-    "wine_scaled": 0.978,  # (1.140, 1.408)
-    "digits": 3.203,  # (41.11, 46.28)
-    "digits_scaled": 1.000,  # (4.800, 5.066)
-    "tall_raw": 1.001,  # (1.001, 1.001): 20 steps an epoch, not adapted
+    "breast_cancer": 0.997,  # (1.013, 1.210, 1.303)
+    "breast_cancer_scaled": 0.998,  # (1.003, 1.200, 1.421)
+    "iris": 0.999,  # (0.998, 1.222, 1.462)
+    "iris_scaled": 1.000,  # (0.993, 1.092, 1.284)
+    "wine": 0.975,  # (0.990, 1.262, 1.530)
+    "wine_scaled": 0.981,  # (0.978, 1.140, 1.408)
+    "digits": 0.929,  # (3.203, 41.11, 46.28)
+    "digits_scaled": 0.966,  # (1.000, 4.800, 5.066)
+    "tall_raw": 1.001,  # (1.001, 1.001, 1.001): 20 steps an epoch, not adapted
 }
 BOUND = 1.05
-UNMET = (
-    "issue 15 part 4: raw digits (optimum cross-entropy 0.0032, nearly separable at C=1) "
-    "stays 3-7x above it in 200 epochs over seeds and batch sizes 8 to 112"
-)
-
-
-def _case(name):
-    if MEASURED_RATIO[name] <= BOUND:
-        return name
-    return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=UNMET))
 
 
 def _cross_entropy(X, y, model) -> float:
@@ -112,19 +105,24 @@ def test_default_sgd_cross_entropy_does_not_regress(name):
     assert default_sgd_ratio(name) <= max(BOUND, 1.02 * MEASURED_RATIO[name])
 
 
-@pytest.mark.parametrize("name", [_case(name) for name in DATASETS])
+@pytest.mark.parametrize("name", DATASETS)
 def test_default_sgd_cross_entropy_within_5_percent_of_optimum(name):
     assert default_sgd_ratio(name) <= BOUND
 
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_other_seeds_are_within_5_percent_too(seed):
-    X, y = dataset("breast_cancer")  # the worst of seeds 0-5: 1.029
+    X, y = dataset("digits")  # the worst of seeds 0-5: 1.018 (seed 1)
     optimum = Model(solver="newton", tol=1e-12).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model = Model(solver="sgd", max_iter=200, random_state=seed).fit(X, y)
     assert _cross_entropy(X, y, model) <= BOUND * _cross_entropy(X, y, optimum)
+    # The penalised objective too, which the cross-entropy alone does not bound: its
+    # relative gap was 3e-3 to 6e-3 over seeds 0-3 (without whitening 0.3 to 1.8).
+    optimal = reference_objective(X, y, optimum.coef_, optimum.intercept_, 1.0)
+    reached = reference_objective(X, y, model.coef_, model.intercept_, 1.0)
+    assert reached <= 1.02 * optimal
 
 
 # -- the step adaptation of short epochs ----------------------------------------------------
@@ -139,6 +137,7 @@ def test_short_epochs_adapt_the_step_and_hand_partial_fit_a_decaying_average():
     X, y = dataset("iris_scaled")  # 150 rows, 32 a batch: 5 steps an epoch
     model, state = _sgd_state(X, y)
     assert state.step_scale != 1.0 and not state.adapting
+    assert isinstance(state.coords, CurvatureCoordinates)  # adapted twice: whitened
     assert state.horizon == sgd.ADAPT_HORIZON_STEPS * state.batch_size
     assert 0 < state.decay_start <= state.n_seen and state.n_averaged >= 1
     assert state.learning_rate() < state.eta0 * state.step_scale  # decaying
@@ -156,3 +155,14 @@ def test_long_epochs_and_user_steps_keep_the_plain_schedule(params):
     X, y = dataset("iris_scaled")  # batch_size=4: 38 steps an epoch, over ADAPT_MAX_STEPS
     _, state = _sgd_state(X, y, **params)
     assert state.step_scale == 1.0 and state.decay_start == 0.0 and not state.adapting
+    assert isinstance(state.coords, StandardizedCoordinates)
+
+
+def test_problems_of_many_coefficients_are_not_whitened():
+    """Over CURVATURE_MAX_PARAMS coefficients the Hessian would dominate the fit's cost."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, CURVATURE_MAX_PARAMS))
+    y = (X[:, 0] + rng.logistic(size=300) > 0).astype(int)
+    model, state = _sgd_state(X, y)
+    assert model.n_iter_ > 3 * sgd.ADAPT_PATIENCE  # the adaptation did end
+    assert isinstance(state.coords, StandardizedCoordinates)

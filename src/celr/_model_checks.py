@@ -29,6 +29,7 @@ from celr._objective import CoefLayout
 from celr._offsets import CenteredModel, ColumnOffsets
 from celr._separation import Separation
 from celr.solvers import SOLVERS
+from celr.solvers._coordinates import CurvatureCoordinates, StandardizedCoordinates
 from celr.solvers.sgd import SGDState
 
 #: Set by every fit (``fit``, ``partial_fit``, a CV fit with or without refit) and read
@@ -325,6 +326,28 @@ def _check_optimizer_state(state: Any, n_classes: int, n_features: int) -> None:
     for field in ("u", "u_average"):
         name = f"_optimizer_state.{field}"
         _check_finite(name, _check_array(name, getattr(state, field, None), (layout.n_params,)))
+    _check_coordinates(getattr(state, "coords", None), layout)
+
+
+def _check_coordinates(coords: Any, layout: CoefLayout) -> None:
+    """The map from the SGD iterate to coefficients: finite, of the layout's sizes."""
+    name = "_optimizer_state.coords"
+    whitened = isinstance(coords, CurvatureCoordinates)
+    base = getattr(coords, "base", None) if whitened else coords
+    if not isinstance(base, StandardizedCoordinates):
+        raise _Fault(name, f"is {_show(coords)}, not celr's SGD coordinates")
+    prefix = f"{name}.base" if whitened else name
+    for field in ("center", "scale"):
+        value = _check_array(f"{prefix}.{field}", getattr(base, field, None), (layout.n_features,))
+        _check_finite(f"{prefix}.{field}", value)
+    if not np.all(base.scale > 0):
+        raise _Fault(f"{prefix}.scale", "has entries that are not positive")
+    if whitened:
+        width = layout.n_features + layout.fit_intercept
+        for field in ("factors", "inverse_factors"):
+            shape = (layout.n_scores, width, width)
+            value = _check_array(f"{name}.{field}", getattr(coords, field, None), shape)
+            _check_finite(f"{name}.{field}", value)
 
 
 def _check_cv(attributes: dict, n_scores: int, n_coef: int) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from celr._objective import CoefLayout
 from celr._penalty import ElasticNetPenalty
-from celr.solvers._coordinates import StandardizedCoordinates
+from celr.solvers._coordinates import CurvatureCoordinates, StandardizedCoordinates
 from celr.solvers._protocol import Objective
 from celr.solvers._step_size import expected_smoothness
 
@@ -38,6 +38,12 @@ ADAPT_GROWTH = 1.2
 ADAPT_SHRINK = 0.7
 ADAPT_PATIENCE = 3
 ADAPT_HORIZON_STEPS = 1000
+# When that adaptation ends, a problem of at most CURVATURE_MAX_PARAMS coefficients moves
+# to curvature-whitened coordinates (CurvatureCoordinates) and adapts again from the step
+# CURVATURE_RATE (the Hessian's diagonal blocks are the identity there: a Newton step is
+# 1, less for mini-batch noise and the blocks between classes).
+CURVATURE_MAX_PARAMS = 2000
+CURVATURE_RATE = 0.03
 
 
 def auto_batch_size(n_rows: float) -> int:
@@ -117,7 +123,7 @@ class SGDState:
     """
 
     layout: CoefLayout
-    coords: StandardizedCoordinates
+    coords: StandardizedCoordinates | CurvatureCoordinates
     penalty: ElasticNetPenalty
     schedule: str
     eta0: float
@@ -153,6 +159,23 @@ class SGDState:
     def learning_rate(self) -> float:
         """Step of the next update under the schedule."""
         return STEP_RULES[self.schedule].learning_rate(self)
+
+    def whiten(self, objective: Objective, coef: np.ndarray) -> bool:
+        """Continue in :class:`CurvatureCoordinates` taken at ``coef``, adapting the step
+        again from ``CURVATURE_RATE``; False, and nothing changed, if already there, if
+        the problem has over ``CURVATURE_MAX_PARAMS`` coefficients or if the mean block of the
+        Hessian is not positive definite to working precision."""
+        if isinstance(self.coords, CurvatureCoordinates):
+            return False
+        if self.layout.n_params > CURVATURE_MAX_PARAMS:
+            return False
+        coords = CurvatureCoordinates.at(self.coords, objective, self.penalty, coef)
+        if coords is None:
+            return False
+        self.coords = coords
+        self.step_scale = CURVATURE_RATE / self.eta0
+        self.reset_to(coef)
+        return True
 
     def end_adaptation(self, coef: np.ndarray, n_averaged: int) -> None:
         """Stop growing the step: decay and average from ``coef`` on.
