@@ -163,8 +163,8 @@ class SGDState:
     def whiten(self, objective: Objective, coef: np.ndarray) -> bool:
         """Continue in :class:`CurvatureCoordinates` taken at ``coef``, adapting the step
         again from ``CURVATURE_RATE``; False, and nothing changed, if already there, if
-        the problem has over ``CURVATURE_MAX_PARAMS`` coefficients or if the mean block of the
-        Hessian is not positive definite to working precision."""
+        the problem has over ``CURVATURE_MAX_PARAMS`` coefficients or if a class's block of
+        the Hessian is not positive definite to working precision."""
         if isinstance(self.coords, CurvatureCoordinates):
             return False
         if self.layout.n_params > CURVATURE_MAX_PARAMS:

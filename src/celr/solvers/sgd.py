@@ -146,7 +146,8 @@ def update(state: SGDState, data: Objective) -> tuple[float, bool]:
 def _step(state: SGDState, grad_u: np.ndarray, n_rows: int) -> None:
     """``u <- u + step`` (the schedule's :data:`STEP_RULES` entry), then the running average."""
     state.n_steps += 1
-    state.u = state.coords.keep_invariant(state.u + STEP_RULES[state.schedule].step(state, grad_u))
+    state.u += STEP_RULES[state.schedule].step(state, grad_u)
+    state.u = state.coords.keep_invariant(state.u)  # the same array unless whitened
     state.n_seen += n_rows
     if state.n_seen > state.average_start:
         state.n_averaged += 1
