@@ -12,6 +12,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
+from celr._array_api import array_api_namespace
+from celr._array_api_fit import fit_array_api
 from celr._callbacks import (
     CallbackSupportMixin,
     fit_task,
@@ -285,6 +287,7 @@ class CrossEntropyLogisticRegression(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.array_api_support = True  # L2 with 'auto', 'newton', 'lbfgs' (celr._array_api)
         if getattr(self, "firth", False):  # the CV subclass has no firth parameter
             tags.classifier_tags.multi_class = False
         return tags
@@ -312,6 +315,8 @@ class CrossEntropyLogisticRegression(
             The fitted estimator.
         """
         task = fit_task(self, X, y, sample_weight)  # scikit-learn's callbacks (celr._callbacks)
+        if array_api_namespace(X) is not None:  # PyTorch, CuPy, ...: on X's device
+            return task.end(fit_array_api(self, X, y, sample_weight))
         firth = getattr(self, "firth", False)  # the CV subclass has no firth parameter
         if firth:
             self._check_firth_parameters()

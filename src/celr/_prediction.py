@@ -7,6 +7,13 @@ from numpy.typing import ArrayLike
 from scipy.special import expit, log_expit
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from celr._array_api import array_api_namespace
+from celr._array_api_fit import (
+    fitted_on_array_api,
+    predict_array_api,
+    proba_array_api,
+    scores_array_api,
+)
 from celr._dask import is_dask_collection, predict_dask
 from celr._inputs import FLOAT_DTYPES
 from celr._loss import (
@@ -38,9 +45,17 @@ class PredictionMixin:
         check_is_fitted(self)
         if is_dask_collection(X):
             return predict_dask(self, X, "decision_function")
+        if self._array_api_input(X):
+            return scores_array_api(self, X, "decision_function")
         X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES, reset=False)
         scores = self._validated_scores(X)
         return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def _array_api_input(self, X) -> bool:
+        """Whether the Array-API path predicts: a model fitted on such arrays, or such X
+        under ``array_api_dispatch`` (which then must match the fit's namespace)."""
+        check_is_fitted(self)
+        return fitted_on_array_api(self) or array_api_namespace(X) is not None
 
     def _validated_scores(self, X) -> np.ndarray:
         """Scores (n, n_scores) of validated ``X``; for columns fitted centred as fitted,
@@ -64,6 +79,8 @@ class PredictionMixin:
         """
         if is_dask_collection(X):  # lazy, chunk by chunk on the cluster
             return predict_dask(self, X, "predict")
+        if self._array_api_input(X):
+            return predict_array_api(self, X)
         scores = self.decision_function(X)
         codes = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[codes]
@@ -82,6 +99,8 @@ class PredictionMixin:
         """
         if is_dask_collection(X):  # lazy, chunk by chunk on the cluster
             return predict_dask(self, X, "predict_proba")
+        if self._array_api_input(X):
+            return proba_array_api(self, X, "predict_proba", log=False)
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return np.column_stack([expit(-scores), expit(scores)])
@@ -103,6 +122,8 @@ class PredictionMixin:
         """
         if is_dask_collection(X):  # lazy, chunk by chunk on the cluster
             return predict_dask(self, X, "predict_log_proba")
+        if self._array_api_input(X):
+            return proba_array_api(self, X, "predict_log_proba", log=True)
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return np.column_stack([log_expit(-scores), log_expit(scores)])
