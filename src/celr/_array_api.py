@@ -22,8 +22,8 @@ import numpy as np
 from sklearn import get_config
 
 from celr._column_stats import column_scale
-from celr._objective import CoefLayout
-from celr._separation import Separation
+from celr._objective import CoefLayout, LogisticObjective
+from celr._separation import SUSPECT_MARGIN, Separation
 
 #: What ``fit`` supports on Array-API input; everything else is refused by name.
 ARRAY_API_SOLVERS = ("auto", "newton", "lbfgs")
@@ -34,10 +34,7 @@ def array_api_namespace(*arrays):
     (nor sparse, pandas or Dask, which celr handles itself), else None."""
     if not get_config().get("array_api_dispatch", False):
         return None
-    try:
-        import array_api_compat
-    except ImportError:  # scikit-learn vendors it; a missing copy means no dispatch
-        return None
+    array_api_compat = compat()
     present = [a for a in arrays if a is not None]
     if not present or any(array_api_compat.is_numpy_array(a) for a in present[:1]):
         return None
@@ -46,15 +43,25 @@ def array_api_namespace(*arrays):
     return array_api_compat.array_namespace(present[0])
 
 
+def compat():
+    """The ``array_api_compat`` package: the installed one, else scikit-learn's copy
+    (scikit-learn vendors it from 1.6 on)."""
+    try:
+        import array_api_compat
+    except ImportError:
+        from sklearn.externals import array_api_compat
+    return array_api_compat
+
+
 def _is_array(value) -> bool:
-    import array_api_compat
+    array_api_compat = compat()
 
     return array_api_compat.is_array_api_obj(value) and not array_api_compat.is_numpy_array(value)
 
 
 def to_numpy(array) -> np.ndarray:
     """A host NumPy copy of an array of any namespace and device."""
-    import array_api_compat
+    array_api_compat = compat()
 
     if array_api_compat.is_numpy_array(array) or not array_api_compat.is_array_api_obj(array):
         return np.asarray(array)
@@ -91,7 +98,7 @@ class ArrayAPIObjective(CoefLayout):
     """
 
     def __init__(self, X, y, weight, n_classes: int, fit_intercept: bool) -> None:
-        import array_api_compat
+        array_api_compat = compat()
 
         self.xp = array_api_compat.array_namespace(X)
         self.device = array_api_compat.device(X)
@@ -275,9 +282,10 @@ class ArrayAPIObjective(CoefLayout):
         raise NotImplementedError("SGD is not available on Array-API input")
 
     def find_separation(self, coef: np.ndarray, feature_names: list[str], **lp_options):
-        """Complete separation, proven by ``coef`` (every row on its class's side), as the
-        Dask objective finds it; quasi-complete separation needs a linear program over the
-        rows, which celr solves only in memory."""
+        """Separation as in memory (:func:`celr._separation.search_rows`): the margins are
+        computed on the device, and only when they suggest separation and the linear
+        program is within ``max_lp_entries`` are the rows copied to the host for it; over
+        the budget, complete separation (every row on its class's side) only."""
         xp, z = self.xp, self._scores(coef)
         if self.n_scores == 1:
             margin = (2.0 * self._onehot - 1.0) * z
@@ -285,8 +293,20 @@ class ArrayAPIObjective(CoefLayout):
             own = xp.sum(self._onehot * z, axis=1, keepdims=True)
             others = xp.where(self._onehot > 0, -xp.inf, z)
             margin = own - xp.max(others, axis=1, keepdims=True)
-        unweighted = self._w[:, None] == 0.0  # rows that do not count
-        lowest = float(self._host(xp.min(xp.where(unweighted, xp.inf, margin))))
+        counted = self._w[:, None] > 0.0
+        lowest = float(self._host(xp.min(xp.where(counted, margin, xp.inf))))
+        highest = float(self._host(xp.max(xp.where(counted, margin, -xp.inf))))
+        if not (lowest > 0 or highest > SUSPECT_MARGIN):
+            return None
+        width = self.n_features + self.fit_intercept
+        lp_entries = self.n_samples * (self.n_classes - 1) * width  # as search_rows counts
+        if lp_entries <= lp_options.get("max_lp_entries", np.inf):
+            return self._on_host().find_separation(coef, feature_names, **lp_options)
         if not lowest > 0:
             return None
         return Separation(complete=True, features=(), alone=False)
+
+    def _on_host(self) -> LogisticObjective:
+        return LogisticObjective(
+            to_numpy(self.X), self.codes, self._normalized, self.n_classes, self.fit_intercept
+        )

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from celr._array_api import ARRAY_API_SOLVERS, ArrayAPIObjective, to_numpy
+from celr._array_api import ARRAY_API_SOLVERS, ArrayAPIObjective, compat, to_numpy
 from celr._inputs import encode_targets
 from celr.solvers import SOLVERS
-
-_FITTED_ARRAYS = ("coef_", "intercept_", "loss_curve_")
 
 
 def fit_array_api(estimator, X, y, sample_weight):
     """Fit ``estimator`` on X of an Array-API namespace; y and sample_weight follow X."""
-    import array_api_compat
+    array_api_compat = compat()
 
     xp = array_api_compat.array_namespace(X)
     _check_options(estimator)
@@ -46,14 +44,19 @@ def fit_array_api(estimator, X, y, sample_weight):
     spec = SOLVERS[name]
     options = estimator._solver_options(spec, None)
     estimator._fit_objective(objective, spec, options, objective.dtype)
-    estimator._information = None
-    estimator._information_skipped = (
-        f"it was fitted on {xp.__name__} arrays: inference runs on NumPy inputs"
-    )
-    for attribute in _FITTED_ARRAYS:
+    for attribute in ("coef_", "intercept_"):
         host = np.asarray(getattr(estimator, attribute), dtype=objective.dtype)
         setattr(estimator, attribute, xp.asarray(host, device=objective.device))
+    # float64 as in the NumPy fit, unless the device has no float64 (Apple's MPS)
+    estimator.loss_curve_ = _on_device(xp, estimator.loss_curve_, objective.device)
     return estimator
+
+
+def _on_device(xp, values, device):
+    try:
+        return xp.asarray(np.asarray(values, dtype=np.float64), device=device)
+    except (TypeError, RuntimeError):
+        return xp.asarray(np.asarray(values, dtype=np.float32), device=device)
 
 
 def _check_options(estimator) -> None:
@@ -93,7 +96,7 @@ def _checked_X(xp, X):
 
 def check_same_namespace(estimator, X, method: str):
     """X of the namespace and device ``estimator`` was fitted on, else ValueError."""
-    import array_api_compat
+    array_api_compat = compat()
 
     fitted = estimator.coef_
     fitted_xp = array_api_compat.array_namespace(fitted)
@@ -116,7 +119,7 @@ def check_same_namespace(estimator, X, method: str):
 
 def fitted_on_array_api(estimator) -> bool:
     """Whether ``coef_`` is an array of a namespace other than NumPy's."""
-    import array_api_compat
+    array_api_compat = compat()
 
     coef = getattr(estimator, "coef_", None)
     return (
@@ -128,7 +131,7 @@ def fitted_on_array_api(estimator) -> bool:
 
 def scores_array_api(estimator, X, method: str):
     """``X @ coef_.T + intercept_`` in X's namespace: shape (n,) or (n, K)."""
-    import array_api_compat
+    array_api_compat = compat()
 
     check_same_namespace(estimator, X, method)
     xp = array_api_compat.array_namespace(X)
@@ -146,7 +149,7 @@ def scores_array_api(estimator, X, method: str):
 
 def proba_array_api(estimator, X, method: str, log: bool):
     """Class probabilities (or their logs) in X's namespace, finite in log space."""
-    import array_api_compat
+    array_api_compat = compat()
 
     scores = scores_array_api(estimator, X, method)
     xp = array_api_compat.array_namespace(scores)
@@ -160,7 +163,7 @@ def proba_array_api(estimator, X, method: str, log: bool):
 
 def predict_array_api(estimator, X):
     """Most probable class of each row, as an array of X's namespace."""
-    import array_api_compat
+    array_api_compat = compat()
 
     scores = scores_array_api(estimator, X, "predict")
     xp = array_api_compat.array_namespace(scores)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from celr._array_api import to_numpy
 from celr._objective import CoefLayout, LogisticObjective, intercept_only_coef
 from celr._offsets import CenteredModel, ColumnOffsets
 
@@ -24,19 +25,27 @@ class CoefficientsMixin:
             return None
         return centered.offsets
 
+    def _host_coefficients(self) -> tuple[np.ndarray, np.ndarray]:
+        """``coef_, intercept_`` as float64 NumPy arrays: a fit on Array-API input keeps
+        them on X's device (:mod:`celr._array_api_fit`), inference runs on the host."""
+        return (
+            to_numpy(self.coef_).astype(np.float64),
+            to_numpy(self.intercept_).astype(np.float64),
+        )
+
     def _objective_coef(self, layout: CoefLayout, offsets: ColumnOffsets | None) -> np.ndarray:
         """``coef_, intercept_`` as a flat vector of the objective on ``offsets``' columns.
 
         The centred intercept ``b'`` is taken as fitted when the offsets are the fit's:
         recomputing it from ``intercept_`` would add back the rounding of ``b = b' - W m``.
         """
-        coef = layout.pack(self.coef_.astype(np.float64), self.intercept_.astype(np.float64))
+        weights, intercept = self._host_coefficients()
+        coef = layout.pack(weights, intercept)
         if offsets is None:
             return coef
         fitted = self._fitted_offsets()
         if fitted is not None and _same_offsets(fitted, offsets):
-            intercept = self._centered_model.centered_intercept
-            return layout.pack(self.coef_.astype(np.float64), intercept)
+            return layout.pack(weights, self._centered_model.centered_intercept)
         return offsets.to_objective(layout, coef)
 
     def _initial_coef(

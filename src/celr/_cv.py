@@ -177,6 +177,11 @@ class CrossEntropyLogisticRegressionCV(CrossEntropyLogisticRegression):
         self.verbose = verbose
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.array_api_support = False  # the folds' fits and scores run on NumPy input
+        return tags
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(
         self,

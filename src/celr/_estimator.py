@@ -12,7 +12,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
-from celr._array_api import array_api_namespace
+from celr._array_api import ARRAY_API_SOLVERS, array_api_namespace
 from celr._array_api_fit import fit_array_api
 from celr._callbacks import (
     CallbackSupportMixin,
@@ -287,9 +287,15 @@ class CrossEntropyLogisticRegression(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
-        tags.array_api_support = True  # L2 with 'auto', 'newton', 'lbfgs' (celr._array_api)
-        if getattr(self, "firth", False):  # the CV subclass has no firth parameter
+        firth = getattr(self, "firth", False)  # the CV subclass has no firth parameter
+        if firth:
             tags.classifier_tags.multi_class = False
+        # What fit_array_api supports; other settings refuse such input by name.
+        tags.array_api_support = (
+            getattr(self, "solver", None) in ARRAY_API_SOLVERS
+            and getattr(self, "l1_ratio", 0) == 0
+            and not firth
+        )
         return tags
 
     # -- fitting --------------------------------------------------------------------------

@@ -258,9 +258,7 @@ class InferenceMixin(ResultsMixin):
         return CoefLayout(len(self.classes_), self.n_features_in_, self.fit_intercept)
 
     def _flat_coef(self) -> np.ndarray:
-        return self._layout().pack(
-            self.coef_.astype(np.float64), self.intercept_.astype(np.float64)
-        )
+        return self._layout().pack(*self._host_coefficients())
 
     def _n_identified(self) -> int:
         layout = self._layout()
@@ -354,7 +352,7 @@ class InferenceMixin(ResultsMixin):
             # penalty picks the centred one, L1 the per-feature median: no parametrisation
             # whose covariance the local quadratic describes.
             raise ValueError(MULTINOMIAL_L1_REFUSAL)
-        zero = self.coef_ == 0
+        zero = self._host_coefficients()[0] == 0
         if zero.any():
             names = self._feature_names()
             examples = ", ".join(repr(names[j]) for j in np.flatnonzero(zero.any(axis=0))[:5])
