@@ -13,9 +13,12 @@ import sklearn
 from scipy.special import log_softmax
 
 from celr import CrossEntropyLogisticRegression
+from celr._array_api import dispatch_available
 from tests.conftest import reference_objective, reference_problem_for
 
 xps = pytest.importorskip("array_api_strict")
+if not dispatch_available():  # scikit-learn 1.6 with SciPy < 1.14, say
+    pytest.skip("this scikit-learn cannot dispatch on Array-API input", allow_module_level=True)
 try:
     import torch
 except ImportError:  # torch is installed for the tests on Python 3.11 only
@@ -185,6 +188,49 @@ def test_inputs_are_not_modified():
     CrossEntropyLogisticRegression().fit(X_xp, y_xp, sample_weight=w_xp)
     assert np.array_equal(host(X_xp), X) and np.array_equal(host(y_xp), y)
     assert np.array_equal(host(w_xp), w)
+
+
+# == the objective on device against the in-memory one =====================================
+@pytest.mark.parametrize("xp_name", NAMESPACES)
+@pytest.mark.parametrize("name", ["breast_cancer_scaled", "wine_scaled"])
+def test_objective_matches_the_in_memory_objective_within_rounding(xp_name, name):
+    from celr._array_api import ArrayAPIObjective
+    from celr._objective import LogisticObjective
+
+    problem = reference_problem_for(name, 1.0, True)
+    classes, codes = np.unique(problem.y, return_inverse=True)
+    weight = problem.sample_weight
+    args = (codes, weight, len(classes), True)
+    memory = LogisticObjective(problem.X, *args)
+    device = ArrayAPIObjective(as_xp(xp_name, problem.X), *args)
+    coef = np.random.default_rng(0).normal(scale=0.3, size=memory.n_params)
+    vector = np.random.default_rng(1).normal(size=memory.n_params)
+    # Every quantity is a weighted sum over n rows of products of width terms: rounding
+    # at most ~(n + width) eps times the same sum of absolute values (the magnitude).
+    n, width = problem.X.shape[0], problem.X.shape[1] + 1
+    bound = 4 * (n + width) * np.finfo(float).eps
+    Xa = np.column_stack([np.abs(problem.X), np.ones(n)])
+    row_share = weight / weight.sum()
+    grad_size = np.tile(row_share @ Xa, memory.n_scores)  # |residual| <= 1 per row
+    value, grad = device.value_grad(coef)
+    ref_value, ref_grad = memory.value_grad(coef)
+    loss_size = row_share @ (
+        1 + np.abs(problem.X) @ np.abs(coef[: width - 1]) + np.abs(coef).max()
+    )
+    assert abs(value - ref_value) <= bound * loss_size
+    assert np.all(np.abs(grad - ref_grad) <= bound * (grad_size + 1))
+    curvature_size = Xa.T @ (Xa * row_share[:, None])  # curvature weights <= 1 per row
+    blocks = np.kron(np.ones((memory.n_scores, memory.n_scores)), curvature_size)
+    assert np.all(np.abs(device.hessian(coef) - memory.hessian(coef)) <= bound * blocks)
+    hv_size = blocks @ np.abs(vector)
+    hv = device.hessp_at(coef)(vector)
+    assert np.all(np.abs(hv - memory.hessp_at(coef)(vector)) <= bound * hv_size)
+    diag = device.hessian_diag(coef) - memory.hessian_diag(coef)
+    assert np.all(np.abs(diag) <= bound * np.diag(blocks))
+    center, scale = device.feature_center_scale()
+    ref_center, ref_scale = memory.feature_center_scale()
+    assert np.all(np.abs(center - ref_center) <= bound * (row_share @ np.abs(problem.X)))
+    np.testing.assert_allclose(scale, ref_scale, rtol=bound, atol=0)
 
 
 # == bad input =============================================================================

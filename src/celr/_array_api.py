@@ -17,6 +17,7 @@ follow X, as scikit-learn's ``check_array_api_mixed_inputs`` asks.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import cache
 
 import numpy as np
 from sklearn import get_config
@@ -43,13 +44,37 @@ def array_api_namespace(*arrays):
     return array_api_compat.array_namespace(present[0])
 
 
+@cache
+def dispatch_available() -> bool:
+    """Whether this scikit-learn can dispatch on Array-API input at all: its own rule
+    (array-api-compat importable, SciPy >= 1.14 for scikit-learn 1.6, ...), the
+    ``SCIPY_ARRAY_API`` switch aside, which is the user's to set."""
+    try:
+        from sklearn.utils._array_api import _check_array_api_dispatch
+    except ImportError:  # a scikit-learn that moved it: trust its config_context
+        return True
+    try:
+        _check_array_api_dispatch(True)
+    except ImportError:
+        return False
+    except RuntimeError:  # SCIPY_ARRAY_API unset
+        return True
+    return True
+
+
 def compat():
     """The ``array_api_compat`` package: the installed one, else scikit-learn's copy
-    (scikit-learn vendors it from 1.6 on)."""
+    (scikit-learn vendors it from 1.7 on)."""
     try:
         import array_api_compat
     except ImportError:
-        from sklearn.externals import array_api_compat
+        try:
+            from sklearn.externals import array_api_compat
+        except ImportError:
+            raise ImportError(
+                "Array-API input needs the array-api-compat package with this "
+                "scikit-learn: pip install 'celr[array-api]'"
+            ) from None
     return array_api_compat
 
 
@@ -247,15 +272,16 @@ class ArrayAPIObjective(CoefLayout):
     def feature_center_scale(self) -> tuple[np.ndarray, np.ndarray]:
         """Weighted centre and spread of every column, reduced on device (cached)."""
         if self._center_scale is None:
-            xp, w = self.xp, self._w[:, None]
+            xp = self.xp
             center = np.zeros(self.n_features)
             if self.fit_intercept:
-                center = self._host(xp.sum(w * self.X, axis=0))
+                center = self._host(self._w @ self.X)
 
             def square_mean(unit):
                 unit = np.ones(self.n_features) if unit is None else unit
-                deviation = (self.X - self._on_device(center)) / self._on_device(unit)
-                return self._host(xp.sum(w * deviation * deviation, axis=0))
+                # The per-column unit divides after the reduction: one n x d pass fewer.
+                deviation = self.X - self._on_device(center)
+                return self._host(self._w @ (deviation * deviation)) / unit**2
 
             def max_abs():
                 largest = self._host(xp.max(xp.abs(self.X), axis=0))

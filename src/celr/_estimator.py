@@ -12,7 +12,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
-from celr._array_api import ARRAY_API_SOLVERS, array_api_namespace
+from celr._array_api import ARRAY_API_SOLVERS, array_api_namespace, dispatch_available
 from celr._array_api_fit import fit_array_api
 from celr._callbacks import (
     CallbackSupportMixin,
@@ -292,7 +292,8 @@ class CrossEntropyLogisticRegression(
             tags.classifier_tags.multi_class = False
         # What fit_array_api supports; other settings refuse such input by name.
         tags.array_api_support = (
-            getattr(self, "solver", None) in ARRAY_API_SOLVERS
+            dispatch_available()
+            and getattr(self, "solver", None) in ARRAY_API_SOLVERS
             and getattr(self, "l1_ratio", 0) == 0
             and not firth
         )
