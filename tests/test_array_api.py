@@ -303,6 +303,31 @@ def test_predicting_on_another_namespace_or_device_names_the_method(method):
         getattr(model, method)(xps.asarray(X[:, :5], device=device))
 
 
+def test_numpy_only_methods_refuse_by_name():
+    from celr import CrossEntropyLogisticRegressionCV
+
+    X, y = _binary()
+    X_xp, y_xp = xps.asarray(X), xps.asarray(y)
+    with pytest.raises(ValueError, match=r"partial_fit\(\) is not available on Array-API"):
+        CrossEntropyLogisticRegression(solver="sgd").partial_fit(X_xp, y_xp, classes=[0, 1])
+    with pytest.raises(ValueError, match=r"CV\.fit\(\) is not available on Array-API"):
+        CrossEntropyLogisticRegressionCV(Cs=2, cv=2).fit(X_xp, y_xp)
+
+
+def test_a_model_file_holds_numpy_arrays(tmp_path):
+    import celr
+
+    X, y = _binary()
+    model = CrossEntropyLogisticRegression().fit(xps.asarray(X), xps.asarray(y))
+    celr.save(model, tmp_path / "model.skops")
+    loaded = celr.load(tmp_path / "model.skops")
+    assert isinstance(loaded.coef_, np.ndarray) and namespace_of(model.coef_) == "array_api_strict"
+    assert np.array_equal(loaded.coef_, host(model.coef_))
+    assert np.array_equal(loaded.intercept_, host(model.intercept_))
+    with sklearn.config_context(array_api_dispatch=False):
+        assert np.array_equal(loaded.predict(X), host(model.predict(xps.asarray(X))))
+
+
 # == scikit-learn's own array-API checks ===================================================
 def _array_api_checks():
     from sklearn.utils.estimator_checks import _yield_array_api_checks

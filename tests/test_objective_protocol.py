@@ -36,9 +36,23 @@ def _objectives(n=300, d=4, n_classes=3, seed=0):
     return memory, blocks, on_dask
 
 
-@pytest.mark.parametrize("kind", ["memory", "row blocks", "dask"])
+def _on_device():
+    """The objective on an Array-API array (array-api-strict stands for any device)."""
+    xps = pytest.importorskip("array_api_strict")
+    from celr._array_api import ArrayAPIObjective
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 4))
+    return ArrayAPIObjective(xps.asarray(X), rng.integers(0, 3, 50), np.ones(50), 3, True)
+
+
+@pytest.mark.parametrize("kind", ["memory", "row blocks", "dask", "array api"])
 def test_every_objective_implements_the_whole_protocol_itself(kind):
-    objective = dict(zip(["memory", "row blocks", "dask"], _objectives(), strict=True))[kind]
+    if kind == "array api":
+        objective = _on_device()
+    else:
+        kinds = ["memory", "row blocks", "dask"]
+        objective = dict(zip(kinds, _objectives(), strict=True))[kind]
     assert isinstance(objective, Objective)
     assert "__getattr__" not in vars(type(objective))  # no forwarding
     for name in MEMBERS:

@@ -8,9 +8,17 @@ Predictions take X of the same namespace and return arrays of it.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
-from celr._array_api import ARRAY_API_SOLVERS, ArrayAPIObjective, compat, to_numpy
+from celr._array_api import (
+    ARRAY_API_SOLVERS,
+    ArrayAPIObjective,
+    array_api_namespace,
+    compat,
+    to_numpy,
+)
 from celr._inputs import encode_targets
 from celr.solvers import SOLVERS
 
@@ -57,6 +65,28 @@ def _on_device(xp, values, device):
         return xp.asarray(np.asarray(values, dtype=np.float64), device=device)
     except (TypeError, RuntimeError):
         return xp.asarray(np.asarray(values, dtype=np.float32), device=device)
+
+
+def refuse_array_api(estimator, X, method: str) -> None:
+    """ValueError for Array-API X in a method that runs on NumPy input only."""
+    xp = array_api_namespace(X)
+    if xp is not None:
+        raise ValueError(
+            f"{type(estimator).__name__}.{method}() is not available on Array-API input "
+            f"({xp.__name__}): pass NumPy arrays, or fit CrossEntropyLogisticRegression "
+            f"with solver in {', '.join(map(repr, ARRAY_API_SOLVERS))}."
+        )
+
+
+def host_model(estimator):
+    """``estimator`` itself, or for a fit on Array-API input a shallow copy whose arrays
+    are NumPy's: what a model file holds (it loads on any machine, without the device)."""
+    if not fitted_on_array_api(estimator):
+        return estimator
+    host = copy.copy(estimator)
+    for name in ("coef_", "intercept_", "loss_curve_"):
+        setattr(host, name, to_numpy(getattr(estimator, name)))
+    return host
 
 
 def _check_options(estimator) -> None:
@@ -179,7 +209,9 @@ __all__ = [
     "check_same_namespace",
     "fit_array_api",
     "fitted_on_array_api",
+    "host_model",
     "predict_array_api",
     "proba_array_api",
+    "refuse_array_api",
     "scores_array_api",
 ]

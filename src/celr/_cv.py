@@ -30,6 +30,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from celr._array_api_fit import refuse_array_api
 from celr._estimator import CrossEntropyLogisticRegression
 from celr._inputs import FLOAT_DTYPES
 from celr._path import c_grid, warm_path
@@ -211,6 +212,7 @@ class CrossEntropyLogisticRegressionCV(CrossEntropyLogisticRegression):
         self : CrossEntropyLogisticRegressionCV
         """
         _raise_for_params(params, self, "fit")
+        refuse_array_api(self, X, "fit")
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES)
         check_classification_targets(y)
         if sample_weight is not None:

@@ -35,6 +35,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from celr._array_api_fit import host_model
 from celr._estimator import CrossEntropyLogisticRegression
 from celr._model_checks import ModelCheckError, check_fitted_model, is_fitted
 from celr._model_file import (
@@ -99,6 +100,7 @@ def save(model: BaseEstimator, path: str | os.PathLike[str]) -> None:
     import skops.io  # deferred: importing skops costs 0.25 s, which plain fits need not pay
     from skops.io.exceptions import UnsupportedTypeException
 
+    model = host_model(model)  # a fit on a GPU's arrays is saved with NumPy's
     try:
         data = skops.io.dumps(model, compression=zipfile.ZIP_DEFLATED)
     except UnsupportedTypeException as error:

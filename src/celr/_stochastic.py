@@ -30,6 +30,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import _check_partial_fit_first_call
 from sklearn.utils.validation import validate_data
 
+from celr._array_api_fit import refuse_array_api
 from celr._dask import is_dask_collection
 from celr._inputs import FLOAT_DTYPES, encode_targets
 from celr._objective import CoefLayout, LogisticObjective
@@ -229,6 +230,7 @@ class PartialFitMixin:
         >>> clf.coef_.round(3).tolist(), clf.intercept_.round(3).tolist()
         ([[0.15, 0.1]], [0.05])
         """
+        refuse_array_api(self, X, "partial_fit")
         if is_dask_collection(X):
             return self._partial_fit_partitions(X, y, classes, sample_weight, n_samples_total)
         first_call = _check_partial_fit_first_call(self, classes)
