@@ -215,37 +215,45 @@ class ArrayAPIObjective(CoefLayout):
     def hessian(self, coef: np.ndarray, column_scale: np.ndarray | None = None) -> np.ndarray:
         """The full Hessian of ``f_data`` (see :meth:`LogisticObjective.hessian`), blocks
         ``X_a^T diag(s (p_k delta_kl - p_k p_l) / S) X_a`` built on device."""
-        xp, width = self.xp, self.n_features + self.fit_intercept
         _, proba = self._curvature_rows(coef)
-        Xa = self._augmented(column_scale)
-        hess = np.empty((self.n_params, self.n_params))
-        for k in range(self.n_scores):
-            for j in range(k, self.n_scores):
-                if self.n_scores == 1:
-                    curvature = proba[:, 0] * (1.0 - proba[:, 0])
-                else:
-                    curvature = proba[:, k] * ((1.0 if j == k else 0.0) - proba[:, j])
-                block = self._host(xp.matrix_transpose(Xa) @ (Xa * (self._w * curvature)[:, None]))
-                rows, cols = slice(k * width, (k + 1) * width), slice(j * width, (j + 1) * width)
-                hess[rows, cols] = block
-                hess[cols, rows] = block.T
-        return hess
+
+        def row_weight(k, j):
+            if self.n_scores == 1:
+                return self._w * proba[:, 0] * (1.0 - proba[:, 0])
+            return self._w * proba[:, k] * ((1.0 if j == k else 0.0) - proba[:, j])
+
+        return self._block_grams(row_weight, column_scale)
 
     def score_outer(self, coef: np.ndarray, column_scale: np.ndarray | None = None) -> np.ndarray:
         """``sum_i (s_i / S) g_i g_i^T`` of the per-row gradients ``g_i``."""
-        xp, width = self.xp, self.n_features + self.fit_intercept
         _, proba = self._curvature_rows(coef)
-        Xa = self._augmented(column_scale)
         residual = proba - self._onehot
-        outer = np.empty((self.n_params, self.n_params))
+        return self._block_grams(
+            lambda k, j: self._w * residual[:, k] * residual[:, j], column_scale
+        )
+
+    def _block_grams(self, row_weight, column_scale) -> np.ndarray:
+        """The symmetric matrix of blocks ``X_a^T diag(row_weight(k, j)) X_a`` (k <= j),
+        with ``X_a = [X / column_scale, 1]``; the column of ones is never materialised."""
+        xp, width = self.xp, self.n_features + self.fit_intercept
+        Xs = self.X if column_scale is None else self.X / self._on_device(column_scale)
+        matrix = np.empty((self.n_params, self.n_params))
         for k in range(self.n_scores):
             for j in range(k, self.n_scores):
-                row_weight = self._w * residual[:, k] * residual[:, j]
-                block = self._host(xp.matrix_transpose(Xa) @ (Xa * row_weight[:, None]))
+                weight = row_weight(k, j)
+                weighted = Xs * weight[:, None]
+                block = np.empty((width, width))
+                block[: self.n_features, : self.n_features] = self._host(
+                    xp.matrix_transpose(Xs) @ weighted
+                )
+                if self.fit_intercept:
+                    block[-1, : self.n_features] = self._host(xp.sum(weighted, axis=0))
+                    block[: self.n_features, -1] = block[-1, : self.n_features]
+                    block[-1, -1] = float(self._host(xp.sum(weight)))
                 rows, cols = slice(k * width, (k + 1) * width), slice(j * width, (j + 1) * width)
-                outer[rows, cols] = block
-                outer[cols, rows] = block.T
-        return outer
+                matrix[rows, cols] = block
+                matrix[cols, rows] = block.T
+        return matrix
 
     def hessian_diag(self, coef: np.ndarray) -> np.ndarray:
         """Diagonal of the Hessian of ``f_data``."""
@@ -253,16 +261,6 @@ class ArrayAPIObjective(CoefLayout):
         curvature = self._w[:, None] * proba * (1.0 - proba)
         grad_w = self._host(self.xp.matrix_transpose(curvature) @ (self.X * self.X))
         return self.pack(grad_w, self._host(self.xp.sum(curvature, axis=0)))
-
-    def _augmented(self, column_scale: np.ndarray | None):
-        """``[X / column_scale, 1]`` on device (no 1 without an intercept)."""
-        xp, Xs = self.xp, self.X
-        if column_scale is not None:
-            Xs = Xs / self._on_device(column_scale)
-        if not self.fit_intercept:
-            return Xs
-        ones = xp.ones((self.n_samples, 1), dtype=Xs.dtype, device=self.device)
-        return xp.concat([Xs, ones], axis=1)
 
     # -- what solvers and inference need besides --------------------------------------------
     def class_share(self) -> np.ndarray:
