@@ -190,6 +190,23 @@ def test_inputs_are_not_modified():
     assert np.array_equal(host(w_xp), w)
 
 
+def test_targets_and_weights_follow_X():
+    # scikit-learn's rule (its check_array_api_mixed_inputs): y and sample_weight of another
+    # namespace or device are moved to X's, and the model lives where X does.
+    X, y = _binary()
+    device = xps.Device("device1")
+    model = CrossEntropyLogisticRegression().fit(
+        xps.asarray(X, device=device), xps.asarray(y), sample_weight=xps.ones(len(y))
+    )
+    assert model.coef_.device == device
+    numpy_model = CrossEntropyLogisticRegression().fit(X, xps.asarray(y))
+    assert isinstance(numpy_model.coef_, np.ndarray)
+    # the same problem either way: the two optima agree to the solvers' tolerance
+    value = reference_objective(X, y, host(model.coef_), host(model.intercept_), 1.0)
+    reference = reference_objective(X, y, numpy_model.coef_, numpy_model.intercept_, 1.0)
+    assert abs(value - reference) <= 1e-10 * reference
+
+
 # == the objective on device against the in-memory one =====================================
 @pytest.mark.parametrize("xp_name", NAMESPACES)
 @pytest.mark.parametrize("name", ["breast_cancer_scaled", "wine_scaled"])
