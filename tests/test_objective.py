@@ -139,6 +139,25 @@ def test_hessian_with_column_scale(case):
     assert_close(obj.hessian(case.coef, column_scale=scale), D @ hess @ D, 1e-12)
 
 
+def test_working_precision_hessian_within_its_rounding_bound(case):
+    # float32 data: single-precision sums per row chunk (a Newton direction's Hessian);
+    # each entry is within (chunk rows + width) eps32 of the sum of its terms' sizes,
+    # the float64 Hessian of |x| weighted by the largest curvature weight (1/4).
+    obj = case.obj
+    fast = obj.hessian(case.coef, working_precision=True)
+    exact = obj.hessian(case.coef)
+    np.testing.assert_array_equal(fast, fast.T)
+    if case.ref is obj or obj.n_scores > 1:  # float64 data, or not the binary float32 path
+        np.testing.assert_array_equal(fast, exact)
+        return
+    width = N_FEATURES + case.fit_intercept
+    Xa = np.column_stack([np.abs(case.X64), np.ones(N_SAMPLES)])[:, :width]
+    sizes = Xa.T @ (Xa * (case.w / case.w.sum() / 4)[:, None])
+    bound = (obj._chunk_rows(4 * width) + width) * np.finfo(np.float32).eps * sizes
+    assert np.all(np.abs(fast - exact) <= bound)
+    assert not np.array_equal(fast, exact)  # the single-precision path was taken
+
+
 def test_hessian_diag(case):
     hess = case.obj.hessian(case.coef)
     assert_close(case.obj.hessian_diag(case.coef), np.diag(hess), 1e-12)

@@ -212,7 +212,13 @@ class ArrayAPIObjective(CoefLayout):
 
         return hessp
 
-    def hessian(self, coef: np.ndarray, column_scale: np.ndarray | None = None) -> np.ndarray:
+    def hessian(
+        self,
+        coef: np.ndarray,
+        column_scale: np.ndarray | None = None,
+        *,
+        working_precision: bool = False,
+    ) -> np.ndarray:
         """The full Hessian of ``f_data`` (see :meth:`LogisticObjective.hessian`), blocks
         ``X_a^T diag(s (p_k delta_kl - p_k p_l) / S) X_a`` built on device."""
         _, proba = self._curvature_rows(coef)

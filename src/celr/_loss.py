@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.special
 from numpy.typing import ArrayLike
-from scipy.special import expit, log_expit
+from scipy.special import expit
 
 __all__ = ["cross_entropy_loss"]
 

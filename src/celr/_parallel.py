@@ -218,13 +218,19 @@ class RowBlockObjective(CoefLayout):
         products = self._run([functools.partial(block.hessp_at, coef) for block in self.blocks])
         return lambda vector: self._sum(products, lambda product: product(vector), self.n_lanes)
 
-    def hessian(self, coef: np.ndarray, column_scale: np.ndarray | None = None) -> np.ndarray:
+    def hessian(
+        self,
+        coef: np.ndarray,
+        column_scale: np.ndarray | None = None,
+        *,
+        working_precision: bool = False,
+    ) -> np.ndarray:
         n_lanes = self.n_matrix_lanes
 
         def lane_hessian(lane: int) -> np.ndarray:
             hess = np.zeros((self.whole.n_params,) * 2, order="F")
             for block in self.blocks[lane::n_lanes]:
-                block.accumulate_hessian(coef, column_scale, hess)
+                block.accumulate_hessian(coef, column_scale, hess, working_precision)
             return hess
 
         hess = self._lanes_total(lane_hessian, n_lanes)

@@ -127,7 +127,13 @@ class DaskObjective(CoefLayout):
         """
         return lambda vector: self._reduce(_hessp, self.n_params, coef, vector)
 
-    def hessian(self, coef: np.ndarray, column_scale: np.ndarray | None = None) -> np.ndarray:
+    def hessian(
+        self,
+        coef: np.ndarray,
+        column_scale: np.ndarray | None = None,
+        *,
+        working_precision: bool = False,
+    ) -> np.ndarray:
         """The full Hessian of ``f_data`` (see :meth:`LogisticObjective.hessian`)."""
         p = self.n_params
         call = operator.methodcaller("hessian", coef, column_scale)

@@ -177,7 +177,7 @@ class SmoothProblem:
         ``row_stride``-th row (the penalty's is exact).
         """
         data = self.objective.row_subsample(row_stride)
-        hess = data.hessian(coef, column_scale=self.feature_scale)
+        hess = data.hessian(coef, column_scale=self.feature_scale, working_precision=True)
         hess[np.diag_indices_from(hess)] += (
             self.penalty.smooth_hessian_diag() / self.param_scale / self.param_scale
         )

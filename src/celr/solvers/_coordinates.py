@@ -126,7 +126,7 @@ class CurvatureCoordinates:
         width = layout.n_features + layout.fit_intercept
         # The Hessian in the units X / scale keeps huge columns from overflowing it; the
         # centring is then the unit lower-triangular map b = c - v . (center / scale).
-        hess = objective.hessian(coef, column_scale=base.scale)
+        hess = objective.hessian(coef, column_scale=base.scale, working_precision=True)
         unit_scale = np.ones(layout.n_params)
         unit_scale.reshape(layout.n_scores, width)[:, : layout.n_features] = base.scale
         hess[np.diag_indices_from(hess)] += penalty.smooth_hessian_diag() / unit_scale**2

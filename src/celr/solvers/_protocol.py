@@ -81,8 +81,18 @@ class Objective(Protocol):
     def hessp_at(self, coef: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         """``v -> H(coef) v``, for any number of vectors at one point."""
 
-    def hessian(self, coef: np.ndarray, column_scale: np.ndarray | None = None) -> np.ndarray:
-        """Dense Hessian, Fortran order, of the columns divided by ``column_scale``."""
+    def hessian(
+        self,
+        coef: np.ndarray,
+        column_scale: np.ndarray | None = None,
+        *,
+        working_precision: bool = False,
+    ) -> np.ndarray:
+        """Dense Hessian, Fortran order, of the columns divided by ``column_scale``.
+
+        ``working_precision``: sums in X's own precision where that is faster (float32
+        data), for a solver's Newton direction; inference asks for the default, float64.
+        """
 
     def hessian_diag(self, coef: np.ndarray) -> np.ndarray:
         """Diagonal of the Hessian."""
