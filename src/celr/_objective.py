@@ -27,6 +27,7 @@ import scipy.sparse as sp
 
 from celr._column_stats import entry_chunks, weighted_center_scale
 from celr._curvature import STEP_SAMPLE_ROWS, mini_batch_smoothness
+from celr._fused import fused_rows, fused_value_grad
 from celr._gram import GramMatrices
 from celr._loss import (
     binary_hessian_weight,
@@ -168,6 +169,7 @@ class LogisticObjective(GramMatrices, CoefLayout):
         self.n_stored = int(X.nnz) if self.sparse else self.n_samples * self.n_features
         self._center_scale: tuple[np.ndarray, np.ndarray] | None = None
         self._subsamples: dict[int, LogisticObjective] = {}
+        self._fused_rows = fused_rows(X)
         # Relative precision of a value computed from products in X's dtype.
         self.precision = float(np.finfo(X.dtype).eps)
 
@@ -252,9 +254,13 @@ class LogisticObjective(GramMatrices, CoefLayout):
 
     # -- value and derivatives ------------------------------------------------------------
     def _pointwise(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.pointwise_of(z, slice(None))
+
+    def pointwise_of(self, z: np.ndarray, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+        """Per-row loss and residual ``dL/dz`` of the scores ``z`` of ``rows``."""
         if self.n_scores == 1:
-            return binary_loss_and_residual(z, self.y)
-        return multinomial_loss_and_residual(z, self.y)
+            return binary_loss_and_residual(z, self.y[rows])
+        return multinomial_loss_and_residual(z, self.y[rows])
 
     def value(self, coef: np.ndarray) -> float:
         """Mean weighted cross-entropy ``f_data`` at ``coef``."""
@@ -265,8 +271,11 @@ class LogisticObjective(GramMatrices, CoefLayout):
         """``f_data`` and its gradient: ``(1/S) sum_i s_i (sigma(z_i) - y_i) x_i`` (binary).
 
         This is the textbook's gradient ``(sigma(w . x + b) - y) x_j`` averaged with the
-        weights; for K classes the residual is ``softmax(z) - onehot(y)``.
+        weights; for K classes the residual is ``softmax(z) - onehot(y)``. Dense rows are
+        read once, in cache-sized chunks (:mod:`celr._fused`).
         """
+        if self._fused_rows is not None:
+            return fused_value_grad(self, coef, self._fused_rows)
         loss, residual = self._pointwise(self.scores(coef))
         value = float(loss @ self.normalized_weight)
         residual *= (
