@@ -18,6 +18,19 @@ library's default (only C is mapped); ``tight=True`` raises ``max_iter`` and use
   penalty has no prox / subdifferential, so ProxNewton and AndersonCD refuse it; its
   LBFGS solver has no intercept.)
 - statsmodels ``Logit``: unpenalised maximum likelihood (sum CE): only for C = inf.
+- Snap ML ``snapml.LogisticRegression(regularizer=1/C)``: ``sum CE + ||w||^2 / (2 C)`` =
+  ``C n f``, with labels 0/1. It penalises an intercept when it fits one (and its primal
+  solver ignores one): it runs without intercept (``fit_intercept=False``), against f with
+  b = 0, whose optimum is the ``reference (no intercept)``'s.
+- LIBLINEAR's own binding (``liblinear-official``): ``-s 0`` (primal trust-region Newton) and
+  ``-s 7`` (dual coordinate descent) minimise ``C sum CE + ||w||^2 / 2``: same C, labels
+  -1/+1. ``-s 0 -B 1 -R`` appends a bias column of ones and leaves it unregularised: f
+  exactly. ``-R`` is not offered for ``-s 7``, which runs without intercept. The binding's
+  conversion of X to LIBLINEAR's feature nodes is part of the timed fit, as it is of every
+  call to ``train``.
+
+A contender with ``fit_intercept=False`` is scored against f restricted to b = 0: its gap
+is relative to that problem's optimum, and it is compared with ``celr-no-intercept``.
 """
 
 from __future__ import annotations
@@ -53,6 +66,7 @@ class Contender:
     penalised: bool = True
     unpenalised: bool = True
     dense_hessian: bool = False
+    fit_intercept: bool = True
     note: str = ""
 
     def skip_reason(self, problem, hessian_limit_bytes: float) -> str | None:
@@ -76,13 +90,13 @@ def _tight(tol: float | None) -> float:
 
 
 # -- celr ---------------------------------------------------------------------------------
-def celr_fit(solver: str) -> Callable[..., FitOutput]:
+def celr_fit(solver: str, fit_intercept: bool = True) -> Callable[..., FitOutput]:
     """Adapter for ``celr.CrossEntropyLogisticRegression(solver=solver)``."""
 
     def fit(X, y, C, tol=None, tight=False):
         from celr import CrossEntropyLogisticRegression
 
-        params = {"C": C, "solver": solver}
+        params = {"C": C, "solver": solver, "fit_intercept": fit_intercept}
         if tight:
             params.update(tol=_tight(tol), max_iter=10_000)
         elif tol is not None:
@@ -94,15 +108,22 @@ def celr_fit(solver: str) -> Callable[..., FitOutput]:
     return fit
 
 
-def reference_fit(X, y, C, tol=None, tight=False):
+def reference_fit(X, y, C, tol=None, tight=False, fit_intercept=True):
     """celr Newton at tol=1e-12, max_iter=200, on X upcast to float64: the f* reference."""
     from celr import CrossEntropyLogisticRegression
 
     X = X.astype(np.float64, copy=False)
-    est = CrossEntropyLogisticRegression(C=C, solver="newton", tol=1e-12, max_iter=200)
+    est = CrossEntropyLogisticRegression(
+        C=C, solver="newton", tol=1e-12, max_iter=200, fit_intercept=fit_intercept
+    )
     est.fit(X, y)
     info = {"solver_": est.solver_, "stop_crit_": float(est.stop_crit_)}
-    return FitOutput(est.coef_, est.intercept_, int(est.n_iter_), info)
+    return FitOutput(est.coef_, np.atleast_1d(est.intercept_), int(est.n_iter_), info)
+
+
+def reference_no_intercept_fit(X, y, C, tol=None, tight=False):
+    """The reference with b = 0: f* of the contenders that fit no intercept."""
+    return reference_fit(X, y, C, tol, tight, fit_intercept=False)
 
 
 # -- scikit-learn -------------------------------------------------------------------------
@@ -191,6 +212,54 @@ def statsmodels_fit(X, y, C, tol=None, tight=False):
     return FitOutput(params[1:], params[:1], int(result.mle_retvals["iterations"]), info)
 
 
+# -- Snap ML -------------------------------------------------------------------------------
+def snapml_fit(dual: bool) -> Callable[..., FitOutput]:
+    """Adapter for ``snapml.LogisticRegression(regularizer=1/C, fit_intercept=False)``."""
+
+    def fit(X, y, C, tol=None, tight=False):
+        from snapml import LogisticRegression
+
+        params = {"regularizer": 1.0 / C, "fit_intercept": False, "dual": dual, "n_jobs": 2}
+        if tight:
+            params.update(tol=_tight(tol), max_iter=100_000)
+        elif tol is not None:
+            params["tol"] = tol
+        est = LogisticRegression(**params).fit(X, y)
+        coef = np.asarray(est.coef_, dtype=np.float64).reshape(1, -1)
+        n_iter = int(np.max(getattr(est, "n_iter_", -1)))
+        return FitOutput(coef, np.zeros(1), n_iter)
+
+    return fit
+
+
+# -- LIBLINEAR's own binding ------------------------------------------------------------
+def liblinear_fit(solver_type: int, unregularised_bias: bool) -> Callable[..., FitOutput]:
+    """Adapter for ``liblinear.liblinearutil.train`` with ``-s solver_type``.
+
+    With ``unregularised_bias``, ``-B 1 -R``: a bias feature of ones, not regularised.
+    """
+
+    def fit(X, y, C, tol=None, tight=False):
+        from liblinear.liblinearutil import parameter, problem, train
+
+        signs = np.where(y == np.max(y), 1.0, -1.0)
+        options = f"-s {solver_type} -c {C!r} -q"
+        if unregularised_bias:
+            options += " -B 1 -R"
+        if tight:
+            options += f" -e {_tight(tol)!r}"
+        elif tol is not None:
+            options += f" -e {tol!r}"
+        data = problem(signs, X, bias=1.0 if unregularised_bias else -1.0)
+        model = train(data, parameter(options))
+        weights, bias = model.get_decfun()
+        sign = 1.0 if model.get_labels()[0] == 1 else -1.0
+        coef = sign * np.asarray(weights, dtype=np.float64).reshape(1, -1)
+        return FitOutput(coef, np.array([sign * bias]), -1)
+
+    return fit
+
+
 _SK_DEFAULT = "tol=1e-4, max_iter=100"
 _SK_TIGHT = "tol=1e-10, max_iter=10,000"
 CONTENDERS: dict[str, Contender] = {
@@ -198,6 +267,15 @@ CONTENDERS: dict[str, Contender] = {
     for c in [
         Contender(
             "celr", celr_fit("auto"), "tol=1e-8, max_iter=1000", "tol=1e-10, max_iter=10,000"
+        ),
+        Contender(
+            "celr-no-intercept",
+            celr_fit("auto", fit_intercept=False),
+            "tol=1e-8, max_iter=1000, fit_intercept=False",
+            "tol=1e-10, max_iter=10,000",
+            binary_only=True,
+            fit_intercept=False,
+            note="celr's default without intercept: the side-by-side for Snap ML and -s 7",
         ),
         Contender(
             "celr-newton",
@@ -230,6 +308,45 @@ CONTENDERS: dict[str, Contender] = {
             binary_only=True,
             unpenalised=False,
             note="penalises the intercept (scaled by 1e3): its optimum is not f's",
+        ),
+        Contender(
+            "liblinear-s0",
+            liblinear_fit(0, unregularised_bias=True),
+            "-s 0 -B 1 -R (-e 0.01)",
+            "-s 0 -B 1 -R -e 1e-10",
+            binary_only=True,
+            unpenalised=False,
+            note="LIBLINEAR's primal trust-region Newton; -R leaves the bias unregularised",
+        ),
+        Contender(
+            "liblinear-s7",
+            liblinear_fit(7, unregularised_bias=False),
+            "-s 7 (-e 0.1)",
+            "-s 7 -e 1e-10",
+            binary_only=True,
+            unpenalised=False,
+            fit_intercept=False,
+            note="LIBLINEAR's dual coordinate descent; no intercept (-R is -s 0's only)",
+        ),
+        Contender(
+            "snapml-dual",
+            snapml_fit(dual=True),
+            "dual=True, tol=1e-3, max_iter=1000, n_jobs=2",
+            "tol=1e-10, max_iter=100,000",
+            binary_only=True,
+            unpenalised=False,
+            fit_intercept=False,
+            note="Snap ML's default (dual SDCA); no intercept (it would penalise one)",
+        ),
+        Contender(
+            "snapml-primal",
+            snapml_fit(dual=False),
+            "dual=False, tol=1e-3, max_iter=1000, n_jobs=2",
+            "tol=1e-10, max_iter=100,000",
+            binary_only=True,
+            unpenalised=False,
+            fit_intercept=False,
+            note="Snap ML's primal solver; no intercept (it ignores one)",
         ),
         Contender(
             "glum-auto",
@@ -282,5 +399,12 @@ CONTENDERS: dict[str, Contender] = {
 }
 REFERENCE = Contender(
     "reference", reference_fit, "celr newton, tol=1e-12, max_iter=200, float64", "-"
+)
+REFERENCE_NO_INTERCEPT = Contender(
+    "reference (no intercept)",
+    reference_no_intercept_fit,
+    "celr newton, tol=1e-12, max_iter=200, float64, fit_intercept=False",
+    "-",
+    fit_intercept=False,
 )
 QUICK_CONTENDERS = ["celr", "sk-lbfgs", "sk-newton-cholesky", "glum-auto"]

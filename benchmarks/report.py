@@ -24,6 +24,8 @@ LIBRARIES = [
     "skglm",
     "numba",
     "statsmodels",
+    "snapml",
+    "liblinear-official",
     "psutil",
     "threadpoolctl",
 ]
@@ -162,14 +164,15 @@ def problem_rows(result: dict) -> list[list[str]]:
     """Table rows (cells as strings) of one problem, in COLUMNS order."""
     rows = []
     for entry in result["contenders"]:
+        name = entry["name"] + ("" if entry.get("fit_intercept", True) else " (b = 0)")
         if entry["skipped"]:
-            rows.append([entry["name"], "-"] + ["-"] * 9 + [f"skipped: {entry['skipped']}"])
+            rows.append([name, "-"] + ["-"] * 9 + [f"skipped: {entry['skipped']}"])
             continue
         reach = [fmt_time(entry["time_to_gap"][level]) for level in entry["time_to_gap"]]
         for setting in ("default", "tight"):
             cells = _setting_cells(entry["settings"][setting], result["gradient_time"])
             to_gap = reach if setting == "default" else [""] * len(reach)
-            rows.append([entry["name"], setting, *cells[:5], *to_gap, *cells[5:]])
+            rows.append([name, setting, *cells[:5], *to_gap, *cells[5:]])
     return rows
 
 
@@ -188,6 +191,14 @@ def problem_header(result: dict) -> list[str]:
         f"reference (celr newton, tol=1e-12): {reference}",
     ]
     lines += [f"reference warning: {text}" for text in ref.get("warnings", [])]
+    ref0 = result.get("reference_no_intercept")
+    if ref0 is not None:
+        state = f"{ref0['status']}, {fmt_time(ref0.get('time'))}"
+        lines.append(
+            f"(b = 0): contenders without intercept are scored against f with b = 0, "
+            f"f* = {result.get('f_star_no_intercept')!r} "
+            f"({result.get('f_star_source_no_intercept')}; reference {state})"
+        )
     if result["separable"]:
         lines.append("separable data: the infimum is f* = 0, the gap column is f itself")
     lines += [f"WARNING: {text}" for text in result["warnings"]]
@@ -231,31 +242,43 @@ def summary_rows(results: list[dict]) -> list[list[str]]:
     """
     rows = []
     for result in results:
-        times = {
-            e["name"]: e["time_to_gap"]["1e-08"]
-            for e in result["contenders"]
-            if not e["skipped"] and e["time_to_gap"]["1e-08"] is not None
-        }
-        celr = next((e for e in result["contenders"] if e["name"] == "celr"), None)
-        celr_time = times.get("celr")
-        peers = {name: t for name, t in times.items() if not name.startswith("celr")}
-        best = min(peers, key=peers.get) if peers else None
-        ratio = f"{peers[best] / celr_time:.2f}x" if best and celr_time else "-"
-        default = "-"
-        if celr and not celr["skipped"] and celr["settings"]["default"]["status"] == "ok":
-            row = celr["settings"]["default"]
-            default = f"{fmt_time(row['time_min'])}, {fmt_gap(row['gap'])}"
-        rows.append(
-            [
-                result["name"],
-                best or "none reached 1e-8",
-                fmt_time(peers.get(best)) if best else "-",
-                fmt_time(celr_time) if celr else "not run",
-                ratio,
-                default,
+        for fit_intercept, celr_name in ((True, "celr"), (False, "celr-no-intercept")):
+            group = [
+                e for e in result["contenders"] if e.get("fit_intercept", True) == fit_intercept
             ]
-        )
+            peer_names = {e["name"] for e in group if not e["name"].startswith("celr")}
+            if not fit_intercept and not any(
+                not e["skipped"] for e in group if e["name"] in peer_names
+            ):
+                continue  # no peer without intercept ran on this problem
+            rows.append(_summary_row(result, group, celr_name, fit_intercept))
     return rows
+
+
+def _summary_row(result: dict, group: list[dict], celr_name: str, fit_intercept: bool):
+    """One summary row: the contenders of one objective (with or without intercept)."""
+    times = {
+        e["name"]: e["time_to_gap"]["1e-08"]
+        for e in group
+        if not e["skipped"] and e["time_to_gap"]["1e-08"] is not None
+    }
+    celr = next((e for e in group if e["name"] == celr_name), None)
+    celr_time = times.get(celr_name)
+    peers = {name: t for name, t in times.items() if not name.startswith("celr")}
+    best = min(peers, key=peers.get) if peers else None
+    ratio = f"{peers[best] / celr_time:.2f}x" if best and celr_time else "-"
+    default = "-"
+    if celr and not celr["skipped"] and celr["settings"]["default"]["status"] == "ok":
+        row = celr["settings"]["default"]
+        default = f"{fmt_time(row['time_min'])}, {fmt_gap(row['gap'])}"
+    return [
+        result["name"] + ("" if fit_intercept else " (b = 0)"),
+        best or "none reached 1e-8",
+        fmt_time(peers.get(best)) if best else "-",
+        fmt_time(celr_time) if celr else "not run",
+        ratio,
+        default,
+    ]
 
 
 def contender_rows(contenders) -> list[list[str]]:

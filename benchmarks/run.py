@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psutil
-from contenders import CONTENDERS, QUICK_CONTENDERS, REFERENCE
+from contenders import CONTENDERS, QUICK_CONTENDERS, REFERENCE, REFERENCE_NO_INTERCEPT
 from harness import Job, Outcome, Worker, memory_method
 from objective import describe_data, gradient_time, objective_value
 from problems import FULL_SUITE, PROBLEMS, QUICK_SUITE, build_problem
@@ -115,7 +115,8 @@ def make_config(args: argparse.Namespace) -> Config:
 
 def import_libraries() -> None:
     """Import every library once in the parent: children inherit them, untimed."""
-    for module in ("celr", "glum", "skglm.solvers", "sklearn.linear_model", "statsmodels.api"):
+    modules = ("celr", "glum", "skglm.solvers", "sklearn.linear_model", "statsmodels.api")
+    for module in (*modules, "snapml", "liblinear.liblinearutil"):
         importlib.import_module(module)
 
 
@@ -225,7 +226,11 @@ def _stalled(fits: list[dict]) -> bool:
 
 def run_contender(problem, contender, cfg: Config, f_ref) -> dict:
     """All fits of one contender on one problem (or why it was skipped)."""
-    entry = {"name": contender.name, "skipped": contender.skip_reason(problem, cfg.hessian_limit)}
+    entry = {
+        "name": contender.name,
+        "skipped": contender.skip_reason(problem, cfg.hessian_limit),
+        "fit_intercept": contender.fit_intercept,
+    }
     if entry["skipped"]:
         print(f"    {contender.name:<20} skipped: {entry['skipped']}", flush=True)
         return entry
@@ -239,9 +244,9 @@ def run_contender(problem, contender, cfg: Config, f_ref) -> dict:
     return entry
 
 
-def run_reference(problem, cfg: Config) -> dict:
+def run_reference(problem, cfg: Config, reference=REFERENCE) -> dict:
     """celr Newton at tol=1e-12 on float64 data: the reference optimum."""
-    worker = Worker(problem, REFERENCE, warmup_timeout=max(cfg.reference_timeout, 120.0))
+    worker = Worker(problem, reference, warmup_timeout=max(cfg.reference_timeout, 120.0))
     try:
         job = Job("reference")
         record = make_record(job, worker.run(job, cfg.reference_timeout), problem)
@@ -250,7 +255,7 @@ def run_reference(problem, cfg: Config) -> dict:
     record["separable"] = any(w.startswith("SeparationWarning") for w in record["warnings"])
     if record["status"] == "ok":
         record["stop_crit"] = record["info"].get("stop_crit_")
-    _progress("reference", record, None)
+    _progress(reference.name, record, None)
     return record
 
 
@@ -273,11 +278,15 @@ def bench_problem(name: str, cfg: Config) -> dict:
     }
     result["reference"] = run_reference(problem, cfg)
     result["separable"] = result["reference"]["separable"]
-    f_ref = result["reference"].get("f")
-    result["contenders"] = [
-        run_contender(problem, CONTENDERS[c], cfg, 0.0 if result["separable"] else f_ref)
-        for c in cfg.contenders
-    ]
+    without = [CONTENDERS[c] for c in cfg.contenders if not CONTENDERS[c].fit_intercept]
+    if any(c.skip_reason(problem, cfg.hessian_limit) is None for c in without):
+        result["reference_no_intercept"] = run_reference(problem, cfg, REFERENCE_NO_INTERCEPT)
+    result["contenders"] = []
+    for name in cfg.contenders:
+        contender = CONTENDERS[name]
+        ref = result.get("reference" if contender.fit_intercept else "reference_no_intercept")
+        f_ref = None if ref is None else (0.0 if ref["separable"] else ref.get("f"))
+        result["contenders"].append(run_contender(problem, contender, cfg, f_ref))
     finalise(result)
     result["seconds"] = time.perf_counter() - start
     return result

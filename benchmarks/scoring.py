@@ -53,44 +53,66 @@ def setting_row(fits: list[dict], setting: str, name: str) -> dict:
     }
 
 
-def _f_star(result: dict) -> None:
-    """f* = the lowest f reached by anyone (0 for separable data); warn if celr lost."""
-    ref = result["reference"]
+# The two objectives a problem's contenders minimise: f, and f with the intercept at 0.
+OBJECTIVES = {True: ("reference", ""), False: ("reference_no_intercept", "_no_intercept")}
+
+
+def _f_star(result: dict, fit_intercept: bool = True) -> None:
+    """f* = the lowest f reached by anyone (0 for separable data); warn if celr lost.
+
+    Contenders that fit no intercept are scored against their own f*, written to
+    ``f_star_no_intercept`` from ``reference_no_intercept``.
+    """
+    key, suffix = OBJECTIVES[fit_intercept]
+    ref = result.get(key)
+    if ref is None:
+        return
     f_ref = ref.get("f")
     candidates = [
         (fit["f"], entry["name"])
         for entry in result["contenders"]
+        if entry.get("fit_intercept", True) == fit_intercept
         for fit in entry.get("fits", [])
         if fit["status"] == "ok"
     ]
     if f_ref is not None:
         candidates.append((f_ref, "reference"))
+    source = "f_star_source" + suffix
     if ref.get("separable"):
-        result.update(f_star=0.0, f_star_source="infimum, the data are separable")
+        result.update({"f_star" + suffix: 0.0, source: "infimum, the data are separable"})
         return
     if not candidates:
-        result.update(f_star=None, f_star_source="nobody converged")
+        result.update({"f_star" + suffix: None, source: "nobody converged"})
         return
     f_min, who = min(candidates)
-    result["f_star"] = f_min
-    result["f_star_source"] = "celr newton reference" if who == "reference" else f"best: {who}"
+    result["f_star" + suffix] = f_min
+    result[source] = "celr newton reference" if who == "reference" else f"best: {who}"
     if f_ref is None:
         result["warnings"].append("the reference fit failed; f* is the best contender's f")
     elif f_ref - f_min > 1e-12 * abs(f_ref):
         result["warnings"].append(
-            f"{who} beat the celr reference by {(f_ref - f_min) / abs(f_ref):.1e} (relative)"
+            f"{who} beat the celr reference{suffix.replace('_', ' ')} by "
+            f"{(f_ref - f_min) / abs(f_ref):.1e} (relative)"
         )
 
 
 def finalise(result: dict) -> None:
     """Gaps against f*, the per-setting rows and each contender's time to each gap level."""
-    _f_star(result)
-    f_star, separable = result["f_star"], result["reference"].get("separable")
-    for fit in [f for e in result["contenders"] for f in e.get("fits", [])]:
-        if fit["status"] == "ok" and f_star is not None:
-            fit["gap"] = fit["f"] if separable or f_star <= 0 else (fit["f"] - f_star) / f_star
-        elif fit["status"] == "ok":
-            fit["gap"] = math.nan
+    for fit_intercept, (key, suffix) in OBJECTIVES.items():
+        _f_star(result, fit_intercept)
+        if key not in result:
+            continue
+        f_star, separable = result.get("f_star" + suffix), result[key].get("separable")
+        for entry in result["contenders"]:
+            if entry.get("fit_intercept", True) != fit_intercept:
+                continue
+            for fit in [f for f in entry.get("fits", []) if f["status"] == "ok"]:
+                if f_star is None:
+                    fit["gap"] = math.nan
+                elif separable or f_star <= 0:
+                    fit["gap"] = fit["f"]
+                else:
+                    fit["gap"] = (fit["f"] - f_star) / f_star
     for entry in result["contenders"]:
         if entry["skipped"]:
             continue
