@@ -1,4 +1,4 @@
-"""L1 and elastic-net logistic regression: celr against scikit-learn, skglm and glum.
+"""L1 and elastic-net logistic regression: celr against six peers, from saga to adelie.
 
 Every contender minimises, or is mapped onto, the same objective (n rows, unit weights)::
 
@@ -15,6 +15,8 @@ with the intercept unpenalised, binary (sigmoid) or multinomial (softmax) cross-
   ``+ alpha (l1_ratio ||w||_1 + (1 - l1_ratio)/2 ||w||^2)``: ``alpha = 1/(C n)``.
 - glum ``GeneralizedLinearRegressor(family='binomial', alpha, l1_ratio)``: half the mean
   binomial deviance (the mean CE) plus the same elastic net: ``alpha = 1/(C n)``.
+- celer (L1, no intercept: the ``(b = 0)`` case, f with b = 0, where celr also fits no
+  intercept) and adelie (``lambda = 1/(C n)``, binary): see ``l1_peers.py``.
 
 Both mappings are checked numerically (the last table): at ``alpha = 1/(C n)`` the gap
 to celr's optimum falls to rounding as the tolerance tightens, at ``2/(C n)`` it does not.
@@ -28,10 +30,12 @@ ends the ladder. Every solution is re-scored by ``objective.objective_value``, w
 shares no code with any contender. The fastest setting that reaches the gap counts.
 
 Problems (C = 1, each with l1_ratio = 1 and 0.5): a sparse tf-idf-like binary problem,
-100,000 x 100,000 (``problems.text_like`` on 100,000 columns),
-and ``problems.multinomial``, dense 200,000 x 50 with 10 classes, standardised.
+100,000 x 100,000 (``problems.text_like`` on 100,000 columns), a dense binary one
+(``problems.tall``, 200,000 x 100, standardised) and ``problems.multinomial``, dense
+200,000 x 50 with 10 classes, standardised. The binary problems also run with L1 and
+b = 0, for celer.
 
-    python benchmarks/l1.py                # about 12 minutes on 2 cores
+    python benchmarks/l1.py                # about 25 minutes on 2 cores
     python benchmarks/l1.py --quick        # 10x fewer rows, short limits: a smoke test
     python benchmarks/l1.py --scale 0.5    # half the rows of both problems
 """
@@ -53,8 +57,9 @@ import problems
 import psutil
 from contenders import FitOutput
 from harness import Job, Worker, memory_method
+from l1_peers import adelie_fit, celer_fit, installed
 from objective import objective_value
-from problems import multinomial, text_like
+from problems import multinomial, tall, text_like
 from report import (
     environment,
     environment_lines,
@@ -72,6 +77,7 @@ L1_RATIOS = (1.0, 0.5)
 TARGET_GAP = 1e-6
 N_FEATURES = 100_000
 SPARSE_ROWS = 100_000
+DENSE_BINARY_ROWS = 200_000
 REFERENCE_TOL = 1e-12
 RESULTS_NAME = "l1.md"
 
@@ -82,32 +88,48 @@ class Problem(problems.Problem):
     """A benchmark problem with its penalty mix (harness.Worker reads X, y and C)."""
 
     l1_ratio: float = 1.0
+    fit_intercept: bool = True
 
     @property
     def penalty(self) -> str:
-        return "L1" if self.l1_ratio == 1.0 else f"elastic net {self.l1_ratio:g}"
+        mix = "L1" if self.l1_ratio == 1.0 else f"elastic net {self.l1_ratio:g}"
+        return mix if self.fit_intercept else f"{mix}, b = 0"
 
 
 def build_data(scale: float) -> list[tuple[str, object, np.ndarray, int, str]]:
     """(name, X, y, n_classes, description) of the two data sets."""
     X, y, text = text_like(SPARSE_ROWS, N_FEATURES)(scale)
+    Xd, yd, dense_binary = tall(DENSE_BINARY_ROWS, standardised=True)(scale)
     Xm, ym, dense = multinomial(scale)
     return [
         ("sparse binary", X, y, 2, text),
+        ("dense binary", Xd, np.asarray(yd, dtype=np.int64), 2, dense_binary),
         ("dense multinomial", Xm, np.asarray(ym, dtype=np.int64), 10, dense),
     ]
+
+
+def cases_of(name: str, X, y, n_classes: int, description: str) -> list[Problem]:
+    """Every penalty of L1_RATIOS with an intercept; for binary data also L1 with b = 0."""
+    out = [Problem(name, X, y, C, n_classes, description, r) for r in L1_RATIOS]
+    if n_classes == 2:
+        out.append(Problem(name, X, y, C, n_classes, description, 1.0, fit_intercept=False))
+    return out
 
 
 # -- contenders ---------------------------------------------------------------------------
 FitFn = Callable[..., FitOutput]
 
 
-def celr_fit(l1_ratio: float, max_iter: int = 1000) -> FitFn:
+def celr_fit(l1_ratio: float, fit_intercept: bool = True, max_iter: int = 1000) -> FitFn:
     def fit(X, y, C, tol=None, tight=False):
         from celr import CrossEntropyLogisticRegression
 
         est = CrossEntropyLogisticRegression(
-            C=C, l1_ratio=l1_ratio, tol=1e-8 if tol is None else tol, max_iter=max_iter
+            C=C,
+            l1_ratio=l1_ratio,
+            tol=1e-8 if tol is None else tol,
+            max_iter=max_iter,
+            fit_intercept=fit_intercept,
         ).fit(X, y)
         info = {"solver_": est.solver_, "stop_crit_": float(est.stop_crit_)}
         return FitOutput(est.coef_, est.intercept_, int(est.n_iter_), info)
@@ -169,12 +191,39 @@ def _multiclass_ovr(library: str) -> Callable[[Problem], str | None]:
     def skip(problem: Problem) -> str | None:
         if problem.n_classes > 2:
             return f"not run: {library} fits K > 2 classes one-vs-rest (another objective)"
-        return None
+        return _with_intercept(problem)
 
     return skip
 
 
+def _with_intercept(problem: Problem) -> str | None:
+    """The (b = 0) cases are for the solvers that cannot fit an intercept."""
+    if not problem.fit_intercept:
+        return "not run: b = 0 is the case of celer, which fits no intercept"
+    return None
+
+
+def _celer_skip(problem: Problem) -> str | None:
+    if not installed("celer"):
+        return "not run: celer is not installed"
+    if problem.fit_intercept:
+        return "not run: celer fits no intercept (see the b = 0 case)"
+    if problem.n_classes > 2 or problem.l1_ratio != 1.0:
+        return "not run: celer's logistic regression is binary and L1 only"
+    return None
+
+
+def _adelie_skip(problem: Problem) -> str | None:
+    if not installed("adelie"):
+        return "not run: adelie is not installed (it needs numpy < 2)"
+    if problem.n_classes > 2:
+        return "not run: adelie's multinomial penalises each feature's K weights as a group"
+    return None
+
+
 def _liblinear_skip(problem: Problem) -> str | None:
+    if not problem.fit_intercept:
+        return _with_intercept(problem)
     if problem.n_classes > 2:
         return "not run: liblinear fits K > 2 classes one-vs-rest (another objective)"
     if problem.l1_ratio != 1.0:
@@ -183,6 +232,8 @@ def _liblinear_skip(problem: Problem) -> str | None:
 
 
 def _glum_skip(problem: Problem) -> str | None:
+    if not problem.fit_intercept:
+        return _with_intercept(problem)
     if problem.n_classes > 2:
         return "not run: glum has no multinomial family (binomial only)"
     n_params = problem.X.shape[1] + 1
@@ -200,25 +251,32 @@ class Contender:
     """A solver under test: its fit for a given l1_ratio, its tolerance ladder."""
 
     name: str
-    make: Callable[[float], FitFn]
+    make: Callable[[float, bool], FitFn]  # (l1_ratio, fit_intercept) -> fit
     ladder: tuple[float, ...]
     knob: str
     settings: str
-    skip: Callable[[Problem], str | None] = lambda problem: None
+    skip: Callable[[Problem], str | None] = _with_intercept
 
 
 CONTENDERS = [
-    Contender("celr", celr_fit, (1e-4, 1e-6, 1e-8, 1e-10), "tol", "solver='auto', max_iter=1000"),
+    Contender(
+        "celr",
+        celr_fit,
+        (1e-4, 1e-6, 1e-8, 1e-10),
+        "tol",
+        "solver='auto', max_iter=1000",
+        lambda problem: None,
+    ),
     Contender(
         "sklearn saga",
-        lambda r: sklearn_fit("saga", r),
+        lambda r, fit_intercept: sklearn_fit("saga", r),
         (1e-2, 1e-3, 1e-4),
         "tol",
         "max_iter=10,000 epochs, random_state=0",
     ),
     Contender(
         "sklearn liblinear",
-        lambda r: sklearn_fit("liblinear", r),
+        lambda r, fit_intercept: sklearn_fit("liblinear", r),
         (1e-1, 1e-2, 1e-3, 1e-4),
         "tol",
         "max_iter=10,000, intercept_scaling=100 (penalised intercept)",
@@ -226,7 +284,7 @@ CONTENDERS = [
     ),
     Contender(
         "skglm",
-        skglm_fit,
+        lambda r, fit_intercept: skglm_fit(r),
         (1e-4, 1e-5, 1e-6, 1e-8),
         "tol",
         "SparseLogisticRegression (ProxNewton), alpha=1/(C n), max_iter=100",
@@ -234,11 +292,27 @@ CONTENDERS = [
     ),
     Contender(
         "glum",
-        glum_fit,
+        lambda r, fit_intercept: glum_fit(r),
         (1e-4, 1e-6, 1e-8),
         "gradient_tol",
         "family='binomial', alpha=1/(C n), solver='auto' (irls-cd), max_iter=1000",
         _glum_skip,
+    ),
+    Contender(
+        "celer",
+        celer_fit,
+        (1e-2, 1e-4, 1e-6, 1e-8),
+        "tol",
+        "LogisticRegression(penalty='l1', fit_intercept=False), same C, max_iter=1000",
+        _celer_skip,
+    ),
+    Contender(
+        "adelie",
+        adelie_fit,
+        (1e-5, 1e-7, 1e-9, 1e-11),
+        "tol=irls_tol",
+        "grpnet(glm.binomial, lmda_path=[1/(C n)], early_exit=False, n_threads=1)",
+        _adelie_skip,
     ),
 ]
 # For --quick: the ladders cut to their two loosest settings but celr's.
@@ -305,7 +379,8 @@ def _score(problem: Problem, contender: str, setting: str, outcome) -> Fit:
 
 def run_case(problem: Problem, contenders, ladder_len, timeout, reference_timeout) -> Case:
     """The reference fit, then every contender's ladder, each in its own child."""
-    worker = Worker(problem, SimpleNamespace(fit=celr_fit(problem.l1_ratio, max_iter=10_000)))
+    reference_fit = celr_fit(problem.l1_ratio, problem.fit_intercept, max_iter=10_000)
+    worker = Worker(problem, SimpleNamespace(fit=reference_fit))
     setting = f"tol={REFERENCE_TOL:g}, max_iter=10,000"
     reference = _score(
         problem, "reference", setting, worker.run(Job(setting, REFERENCE_TOL), reference_timeout)
@@ -321,7 +396,8 @@ def run_case(problem: Problem, contenders, ladder_len, timeout, reference_timeou
             print(f"  {contender.name}: {reason}")
             continue
         ladder = contender.ladder if contender.name == "celr" else contender.ladder[:ladder_len]
-        worker = Worker(problem, SimpleNamespace(fit=contender.make(problem.l1_ratio)))
+        fit_fn = contender.make(problem.l1_ratio, problem.fit_intercept)
+        worker = Worker(problem, SimpleNamespace(fit=fit_fn))
         ended = ""
         for tol in ladder:
             setting = f"{contender.knob}={tol:g}"
@@ -405,7 +481,8 @@ def main_rows(case: Case, contenders) -> list[list[str]]:
     for contender in contenders:
         head = [case.problem.name, case.problem.penalty, contender.name]
         if contender.name in case.skipped:
-            rows.append([*head, case.skipped[contender.name], "-", "-", "-", "-"])
+            if "b = 0" not in case.skipped[contender.name]:  # not this case's contenders
+                rows.append([*head, case.skipped[contender.name], "-", "-", "-", "-"])
             continue
         hit = reaching(case, contender.name)
         if hit is None:
@@ -513,11 +590,12 @@ CHECK_HEADER = ["penalty", "contender", "alpha", "setting", "time", "gap to celr
 
 
 def scaling_check(X, y, n_rows: int, n_cols: int) -> tuple[str, list[list[str]]]:
-    """skglm and glum at alpha = 1/(C n) and 2/(C n) on a small sparse binary problem.
+    """skglm, glum, adelie and celer at their mapped penalty and at twice it.
 
     The problem: the first ``n_rows`` rows and the ``n_cols`` most frequent columns of the
     sparse data (small enough for glum's dense Hessian). Gaps are to celr's fit at
-    ``tol=1e-12``. In this process, after an untimed warm-up of each on 300 rows.
+    ``tol=1e-12`` (with b = 0 for celer's rows). In this process, after an untimed warm-up
+    of each on 300 rows.
     """
     frequency = np.bincount(X.indices, minlength=X.shape[1])
     columns = np.sort(np.argsort(-frequency, kind="stable")[:n_cols])
@@ -526,16 +604,27 @@ def scaling_check(X, y, n_rows: int, n_cols: int) -> tuple[str, list[list[str]]]
     n = Xs.shape[0]
     description = f"sparse CSR {n:,} x {Xs.shape[1]:,} (the most frequent columns)"
     rows = []
-    for l1_ratio in L1_RATIOS:
-        penalty = "L1" if l1_ratio == 1.0 else f"elastic net {l1_ratio:g}"
-        ref = celr_fit(l1_ratio, max_iter=10_000)(Xs, ys, C, tol=REFERENCE_TOL)
+    for l1_ratio, fit_intercept in [(r, True) for r in L1_RATIOS] + [(1.0, False)]:
+        penalty = Problem("", Xs, ys, C, 2, "", l1_ratio, fit_intercept).penalty
+        ref = celr_fit(l1_ratio, fit_intercept, max_iter=10_000)(Xs, ys, C, tol=REFERENCE_TOL)
         f_star = objective_value(Xs, ys, ref.coef, ref.intercept, C, l1_ratio)
         runs = [
             ("skglm", "1/(C n)", skglm_fit(l1_ratio), "tol", (1e-4, 1e-8)),
-            ("skglm", "2/(C n)", _skglm_doubled(l1_ratio), "tol", (1e-8,)),
+            ("skglm", "2/(C n)", _doubled(skglm_fit(l1_ratio)), "tol", (1e-8,)),
             ("glum", "1/(C n)", glum_fit(l1_ratio), "gradient_tol", (1e-4, 1e-8)),
             ("glum", "2/(C n)", glum_fit(l1_ratio, alpha_factor=2.0), "gradient_tol", (1e-8,)),
         ]
+        if not fit_intercept:
+            runs = [
+                ("celer", "C", celer_fit(l1_ratio), "tol", (1e-4, 1e-8)),
+                ("celer", "C/2", _doubled(celer_fit(l1_ratio)), "tol", (1e-8,)),
+            ] * installed("celer")
+        if installed("adelie"):
+            adelie = adelie_fit(l1_ratio, fit_intercept)
+            runs += [
+                ("adelie", "lambda=1/(C n)", adelie, "tol", (1e-7, 1e-11)),
+                ("adelie", "lambda=2/(C n)", _doubled(adelie), "tol", (1e-11,)),
+            ]
         for name, alpha, fit, knob, tols in runs:
             fit(Xs[:300], ys[:300], C)  # warm-up: imports, numba compilation
             for tol in tols:
@@ -570,9 +659,8 @@ def scaling_check(X, y, n_rows: int, n_cols: int) -> tuple[str, list[list[str]]]
     return description, rows
 
 
-def _skglm_doubled(l1_ratio: float) -> FitFn:
-    """skglm at twice the mapped alpha: C/2 in its alpha = 1/(C n)."""
-    inner = skglm_fit(l1_ratio)
+def _doubled(inner: FitFn) -> FitFn:
+    """``inner`` at twice the mapped penalty: C/2."""
 
     def fit(X, y, C, tol=None, tight=False):
         return inner(X, y, C / 2.0, tol=tol)
@@ -582,7 +670,8 @@ def _skglm_doubled(l1_ratio: float) -> FitFn:
 
 # -- main ---------------------------------------------------------------------------------
 def markdown(env, command, settings, cases, check, total, contenders) -> str:
-    parts = ["# L1 and elastic-net logistic regression: celr vs saga, liblinear, skglm, glum", ""]
+    title = "celr vs saga, liblinear, skglm, glum, celer, adelie"
+    parts = [f"# L1 and elastic-net logistic regression: {title}", ""]
     parts += [f"- {line}" for line in environment_lines(env)]
     parts += [f"- Command: `{command}` (total run time {total / 60:.1f} min)"]
     parts += [f"- {line}" for line in settings]
@@ -599,9 +688,10 @@ def markdown(env, command, settings, cases, check, total, contenders) -> str:
     parts += ["", "## Every fit", ""]
     parts += [markdown_table(DETAIL_HEADER, [r for c in cases for r in detail_rows(c)])]
     description, check_rows = check
-    parts += ["", f"## Objective scaling of skglm and glum: {description}", ""]
+    parts += ["", f"## Objective scaling of skglm, glum, celer and adelie: {description}", ""]
     parts += [
-        "alpha = 1/(C n) is the mapping used above; at 2/(C n) the gap must stay large. "
+        "alpha = 1/(C n) (celer: C) is the mapping used above; at twice the penalty the gap "
+        "must stay large. "
         "Fitted in this process after a warm-up on 300 rows, one run each.",
         "",
         markdown_table(CHECK_HEADER, check_rows),
@@ -642,12 +732,11 @@ def main(argv=None) -> int:
         cases = []
         data = build_data(scale)
         for name, X, y, n_classes, description in data:
-            for l1_ratio in L1_RATIOS:
-                problem = Problem(name, X, y, C, n_classes, description, l1_ratio)
+            for problem in cases_of(name, X, y, n_classes, description):
                 print(f"{name}, {problem.penalty}: {description}", flush=True)
                 cases.append(run_case(problem, CONTENDERS, ladder_len, timeout, reference_timeout))
         X, y = data[0][1], data[0][2]
-        print("objective-scaling check (skglm, glum)", flush=True)
+        print("objective-scaling check (skglm, glum, celer, adelie)", flush=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             check = scaling_check(X, y, min(20_000, X.shape[0]), 2_000)
@@ -660,8 +749,8 @@ def main(argv=None) -> int:
         "after an untimed warm-up on 300 rows (skglm's numba compilation happens there); a "
         "setting that times out or fails ends the ladder. Times are wall clock of one fit.",
         "Threads: threadpool_limits(1, user_api='blas') as in sgd.py. celr follows the BLAS "
-        "limit (one thread); saga, liblinear and skglm are single-threaded; glum's OpenMP "
-        "pool is not limited.",
+        "limit (one thread); saga, liblinear, skglm and celer are single-threaded, adelie "
+        "runs with n_threads=1; glum's OpenMP pool is not limited.",
         "Objective re-scored by objective.py's objective_value (log_expit / logsumexp), "
         "shared with no contender. nnz counts exact zeros of coef_ (K x d for 10 classes).",
         "liblinear penalises its intercept (intercept_scaling=100: |b|/100 in its L1 term), "
