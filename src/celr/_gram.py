@@ -9,6 +9,7 @@ so X is never copied whole, densified or augmented. :class:`GramMatrices` is a m
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -71,27 +72,26 @@ class GramMatrices:
         scratch = np.empty((self._chunk_rows(8 * p), p)) if self.n_scores > 1 else None
         if working_precision and self.n_scores == 1 and self.X.dtype == np.float32:
             return self._accumulate_binary_hessian_float32(z, column_scale, hess)
+        if self.n_scores == 1:
+            root = np.sqrt(binary_hessian_weight(z) * self.normalized_weight)
+            for _, chunk in self._augmented_chunks(column_scale, 8 * p, row_factor=root):
+                hess = syrk_rows(dsyrk, 1.0, chunk, hess)
+            return hess
         for rows, chunk in self._augmented_chunks(column_scale, extra_bytes_per_row=8 * p):
             weight = self.normalized_weight[rows]
-            if self.n_scores == 1:
-                chunk *= np.sqrt(binary_hessian_weight(z[rows]) * weight)[:, None]
-                hess = dsyrk(1.0, chunk, trans=1, beta=1.0, c=hess, overwrite_c=1)
-                continue
             proba = softmax(z[rows])
             # -sum_i s_i p_ik p_il xa_i xa_i^T over all (k, l) pairs in one syrk ...
             stacked = scratch[: len(chunk)].reshape(len(chunk), self.n_scores, width)
             np.multiply(
                 (proba * np.sqrt(weight)[:, None])[:, :, None], chunk[:, None, :], out=stacked
             )
-            hess = dsyrk(
-                -1.0, stacked.reshape(len(chunk), p), trans=1, beta=1.0, c=hess, overwrite_c=1
-            )
+            hess = syrk_rows(dsyrk, -1.0, stacked.reshape(len(chunk), p), hess)
             # ... plus the diagonal blocks sum_i s_i p_ik xa_i xa_i^T.
             for k in range(self.n_scores):
                 block = slice(k * width, (k + 1) * width)
                 np.multiply(chunk, np.sqrt(proba[:, k] * weight)[:, None], out=stacked[:, 0, :])
-                hess[block, block] = dsyrk(
-                    1.0, stacked[:, 0, :], trans=1, beta=1.0, c=hess[block, block]
+                hess[block, block] = syrk_rows(
+                    dsyrk, 1.0, stacked[:, 0, :], hess[block, block], overwrite=False
                 )
         return hess
 
@@ -107,7 +107,7 @@ class GramMatrices:
         ):
             root = np.sqrt(binary_hessian_weight(z[rows]) * self.normalized_weight[rows])
             chunk *= root.astype(np.float32)[:, None]
-            partial = ssyrk(1.0, chunk, trans=1, beta=0.0, c=partial, overwrite_c=1)
+            partial = syrk_rows(ssyrk, 1.0, chunk, partial, beta=0.0)
             hess += partial
         return hess
 
@@ -124,13 +124,15 @@ class GramMatrices:
         residual *= root_weight if residual.ndim == 1 else root_weight[:, None]
         p = self.n_params
         outer = np.zeros((p, p), order="F")
-        for rows, chunk in self._augmented_chunks(column_scale, extra_bytes_per_row=8 * p):
-            if self.n_scores == 1:
+        binary = self.n_scores == 1
+        for rows, chunk in self._augmented_chunks(
+            column_scale, 8 * p, row_factor=residual if binary else None
+        ):
+            if binary:
                 stacked = chunk
-                stacked *= residual[rows, None]
             else:
                 stacked = (residual[rows, :, None] * chunk[:, None, :]).reshape(len(chunk), p)
-            outer = dsyrk(1.0, stacked, trans=1, beta=1.0, c=outer, overwrite_c=1)
+            outer = syrk_rows(dsyrk, 1.0, stacked, outer)
         mirror_upper_triangle(outer)
         return outer
 
@@ -172,9 +174,14 @@ class GramMatrices:
             yield slice(start, min(start + step, self.n_samples))
 
     def _augmented_chunks(
-        self, column_scale: np.ndarray | None, extra_bytes_per_row: int = 0, dtype=np.float64
+        self,
+        column_scale: np.ndarray | None,
+        extra_bytes_per_row: int = 0,
+        dtype=np.float64,
+        row_factor: np.ndarray | None = None,
     ) -> Iterator[tuple[slice, np.ndarray]]:
-        """Row chunks of ``[X / column_scale, 1]`` (no 1 without intercept), in ``dtype``.
+        """Row chunks of ``[X / column_scale, 1]`` (no 1 without intercept), in ``dtype``,
+        each row times ``row_factor`` (one number per row of X) when given.
 
         Each chunk is written into one reused scratch buffer, which the caller may
         overwrite: one pass over the rows, no allocation per chunk.
@@ -183,6 +190,13 @@ class GramMatrices:
         width = d + self.fit_intercept
         bytes_per_row = np.dtype(dtype).itemsize * width + extra_bytes_per_row
         scratch = np.empty((self._chunk_rows(bytes_per_row), width), dtype=dtype)
+        if row_factor is not None and len(scratch) >= self.n_samples:
+            # Small data, one chunk: [X / column_scale, 1] is kept between calls (Newton
+            # asks for it at every iteration), so a chunk is one product with the factor.
+            chunk = scratch[: self.n_samples]
+            np.multiply(self._augmented_rows(column_scale, dtype), row_factor[:, None], out=chunk)
+            yield slice(0, self.n_samples), chunk
+            return
         if self.fit_intercept:
             scratch[:, d] = 1.0
         inverse_scale = None if column_scale is None else 1.0 / column_scale
@@ -197,10 +211,52 @@ class GramMatrices:
                 np.multiply(part, inverse_scale, out=chunk[:, :d])
             if self.fit_intercept:
                 chunk[:, d] = 1.0
+            if row_factor is not None:
+                chunk *= row_factor[rows, None]
             yield rows, chunk
+
+    def _augmented_rows(self, column_scale: np.ndarray | None, dtype) -> np.ndarray:
+        """``[X / column_scale, 1]`` of all rows, built once per scale and dtype."""
+        key = (np.dtype(dtype).str, None if column_scale is None else column_scale.tobytes())
+        cached = getattr(self, "_augmented_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        rows = next(self._augmented_chunks(column_scale, dtype=dtype))[1]
+        if len(rows) < self.n_samples:  # more rows than one chunk: the caller checks
+            raise ValueError("_augmented_rows is for data of one chunk")
+        self._augmented_cache = (key, rows)
+        return rows
+
+
+def syrk_rows(syrk, alpha, rows, c, *, beta=1.0, overwrite=True):
+    """``beta c + alpha rows^T rows`` (upper triangle) by BLAS ``syrk``.
+
+    ``rows`` is C-ordered: handed over as its transpose, which is Fortran-ordered, with
+    ``trans=0``. Given as is with ``trans=1``, f2py first copies it to Fortran order:
+    1,300 x 101 rows took 318 us instead of 233 us, breast cancer's 569 x 31 29 instead
+    of 23 us.
+    """
+    operand = rows.T if rows.flags.c_contiguous else rows
+    trans = 0 if rows.flags.c_contiguous else 1
+    return syrk(alpha, operand, trans=trans, beta=beta, c=c, overwrite_c=int(overwrite))
+
+
+# Up to this size the lower triangle is filled through cached index arrays in one
+# vectorised copy (31 x 31: 10 -> 2 us); above, a loop over columns (no p^2 temporaries).
+_INDEXED_MIRROR_MAX = 256
+
+
+@lru_cache(maxsize=8)
+def _lower_indices(size: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.tril_indices(size, -1)
 
 
 def mirror_upper_triangle(matrix: np.ndarray) -> None:
-    """Copy the upper triangle onto the lower, in place (no n x n temporaries)."""
-    for column in range(len(matrix) - 1):
+    """Copy the upper triangle onto the lower, in place."""
+    size = len(matrix)
+    if size <= _INDEXED_MIRROR_MAX:
+        rows, columns = _lower_indices(size)
+        matrix[rows, columns] = matrix[columns, rows]
+        return
+    for column in range(size - 1):
         matrix[column + 1 :, column] = matrix[column, column + 1 :]

@@ -152,7 +152,7 @@ def information(
     # 1e160 squares out of range (the penalty's curvature in its units is then 0 or inf).
     curvature = penalty.smooth_hessian_diag()
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
-        hessian[np.diag_indices_from(hessian)] += np.where(
+        hessian.flat[:: len(hessian) + 1] += np.where(
             curvature == 0, 0.0, curvature / param_scale / param_scale
         )
     if separation is SEARCH:

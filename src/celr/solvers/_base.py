@@ -178,7 +178,7 @@ class SmoothProblem:
         """
         data = self.objective.row_subsample(row_stride)
         hess = data.hessian(coef, column_scale=self.feature_scale, working_precision=True)
-        hess[np.diag_indices_from(hess)] += (
+        hess.flat[:: len(hess) + 1] += (
             self.penalty.smooth_hessian_diag() / self.param_scale / self.param_scale
         )
         return hess

@@ -129,7 +129,7 @@ class CurvatureCoordinates:
         hess = objective.hessian(coef, column_scale=base.scale, working_precision=True)
         unit_scale = np.ones(layout.n_params)
         unit_scale.reshape(layout.n_scores, width)[:, : layout.n_features] = base.scale
-        hess[np.diag_indices_from(hess)] += penalty.smooth_hessian_diag() / unit_scale**2
+        hess.flat[:: len(hess) + 1] += penalty.smooth_hessian_diag() / unit_scale**2
         uncenter = np.eye(width)
         if layout.fit_intercept:
             uncenter[-1, : layout.n_features] = -base.center / base.scale
