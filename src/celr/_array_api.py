@@ -146,6 +146,7 @@ class ArrayAPIObjective(CoefLayout):
             onehot[np.arange(self.n_samples), self.codes] = 1.0
         self._onehot = self._on_device(onehot)
         self._center_scale: tuple[np.ndarray, np.ndarray] | None = None
+        self._mean: np.ndarray | None = None
 
     # -- moving coefficient-sized vectors ---------------------------------------------------
     def _on_device(self, array: np.ndarray):
@@ -294,6 +295,14 @@ class ArrayAPIObjective(CoefLayout):
             counts = np.full(self.n_features, self.n_samples)
             self._center_scale = (center, column_scale(center, counts, square_mean, max_abs))
         return self._center_scale
+
+    def feature_mean(self) -> np.ndarray:
+        """Weighted mean of every column, reduced on device (cached)."""
+        if self.fit_intercept:
+            return self.feature_center_scale()[0]
+        if self._mean is None:
+            self._mean = self._host(self._w @ self.X)
+        return self._mean
 
     def row_subsample(self, stride: int) -> ArrayAPIObjective:
         """The objective on every ``stride``-th row (weights renormalised)."""

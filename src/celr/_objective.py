@@ -168,6 +168,7 @@ class LogisticObjective(GramMatrices, CoefLayout):
         self.sparse = sp.issparse(X)
         self.n_stored = int(X.nnz) if self.sparse else self.n_samples * self.n_features
         self._center_scale: tuple[np.ndarray, np.ndarray] | None = None
+        self._mean: np.ndarray | None = None
         self._subsamples: dict[int, LogisticObjective] = {}
         self._fused_rows = fused_rows(X)
         # Relative precision of a value computed from products in X's dtype.
@@ -191,6 +192,7 @@ class LogisticObjective(GramMatrices, CoefLayout):
                 self.fit_intercept,
             )
             sub._center_scale = self._center_scale
+            sub._mean = self._mean
             self._subsamples[stride] = sub
         return sub
 
@@ -385,6 +387,18 @@ class LogisticObjective(GramMatrices, CoefLayout):
                 self.X, self.normalized_weight, self.fit_intercept
             )
         return self._center_scale
+
+    def feature_mean(self) -> np.ndarray:
+        """Weighted mean of every column, with or without an intercept (cached): the
+        direction a fit without intercept is ill-conditioned along (see
+        :class:`celr.solvers._coordinates.MeanWhitenedCoordinates`)."""
+        if self.fit_intercept:
+            return self.feature_center_scale()[0]
+        if self._mean is None:
+            # Bounded by the column maximum: a weighted mean cannot overflow.
+            weight = self.normalized_weight.astype(self.X.dtype)
+            self._mean = np.asarray(weight @ self.X, dtype=np.float64).ravel()
+        return self._mean
 
 
 def intercept_only_coef(objective) -> np.ndarray:

@@ -158,6 +158,9 @@ class RowBlockObjective(CoefLayout):
     def feature_center_scale(self) -> tuple[np.ndarray, np.ndarray]:
         return self.whole.feature_center_scale()
 
+    def feature_mean(self) -> np.ndarray:
+        return self.whole.feature_mean()
+
     def class_share(self) -> np.ndarray:
         return self.whole.class_share()
 

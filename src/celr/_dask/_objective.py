@@ -87,6 +87,7 @@ class DaskObjective(CoefLayout):
         self._stride = 1
         self._block_weight_sum = 1.0
         self._center_scale: tuple[np.ndarray, np.ndarray] | None = None
+        self._mean: np.ndarray | None = None
         self._subsamples: dict[int, DaskObjective] = {}
 
     # -- the one way to touch the rows ----------------------------------------------------
@@ -174,6 +175,14 @@ class DaskObjective(CoefLayout):
             )
             self._center_scale = (center, scale)
         return self._center_scale
+
+    def feature_mean(self) -> np.ndarray:
+        """Weighted mean of every column: one pass (cached)."""
+        if self.fit_intercept:
+            return self.feature_center_scale()[0]
+        if self._mean is None:
+            self._mean = self._reduce(_weighted_column_sum, self.n_features)
+        return self._mean
 
     def row_subsample(self, stride: int) -> DaskObjective:
         """The same objective on every ``stride``-th row of each chunk (weights renormalised).

@@ -172,3 +172,67 @@ class CurvatureCoordinates:
     def _per_class(self, matrices: np.ndarray, vector: np.ndarray) -> np.ndarray:
         table = vector.reshape(self.layout.n_scores, -1)
         return np.einsum("kij,kj->ki", matrices, table).ravel()
+
+
+class MeanWhitenedCoordinates:
+    """Standardised coordinates of a fit without intercept, whitened along the mean.
+
+    Without an intercept the columns cannot be centred, and in units of their root mean
+    square the Hessian is about ``S + m m^T``, ``m`` the columns' means in those units
+    and ``S`` their covariance, unit-free: ``|m|^2`` is near the number of non-zeros per
+    row for non-negative sparse data (tf-idf: about 80), an eigenvalue that many times
+    the rest, which L-BFGS needs several times the iterations for (200,000 x 2^18 text:
+    50 instead of 12). The rank-one map ``v = M u``, ``M = (I + m m^T)^(-1/2)``, undoes it
+    (``M (S + m m^T) M`` has the eigenvalue ``(m.S.m / |m|^2 + |m|^2) / (1 + |m|^2)``, near
+    1, along ``m``) at the cost of two dot products per evaluation, and changes nothing
+    where the columns are centred (``m = 0``). Not separable, so not for an L1 term.
+
+    Parameters
+    ----------
+    base : StandardizedCoordinates
+        Scale-only standardisation (no centre).
+    mean : ndarray of shape (n_features,)
+        The columns' weighted means divided by ``base.scale``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from celr._objective import CoefLayout
+    >>> base = StandardizedCoordinates.identity(CoefLayout(2, 2, False))
+    >>> coords = MeanWhitenedCoordinates(base, np.array([1.0, 1.0]))
+    >>> u = coords.from_coef(np.array([1.0, 1.0]))  # along m: (1 + |m|^2)^(1/2) = sqrt(3)
+    >>> np.allclose(u, np.sqrt(3.0)), np.allclose(coords.to_coef(u), [1.0, 1.0])
+    (True, True)
+    """
+
+    is_identity = False
+
+    def __init__(self, base: StandardizedCoordinates, mean: np.ndarray) -> None:
+        self.base = base
+        self.layout = base.layout
+        self.mean = np.asarray(mean, dtype=np.float64)
+        squared = float(self.mean @ self.mean)
+        # M = I + shrink m m^T and M^-1 = I + grow m m^T, without cancellation for small m.
+        half_log = 0.5 * np.log1p(squared)
+        self.shrink = float(np.expm1(-half_log) / squared) if squared > 0 else 0.0
+        self.grow = float(np.expm1(half_log) / squared) if squared > 0 else 0.0
+
+    def to_coef(self, u: np.ndarray) -> np.ndarray:
+        return self.base.to_coef(self._along_mean(u, self.shrink))
+
+    def from_coef(self, coef: np.ndarray) -> np.ndarray:
+        return self._along_mean(self.base.from_coef(coef), self.grow)
+
+    def gradient_to_u(self, grad: np.ndarray) -> np.ndarray:
+        """``M`` (symmetric) times the gradient in the base coordinates."""
+        return self._along_mean(self.base.gradient_to_u(grad), self.shrink)
+
+    def keep_invariant(self, u: np.ndarray) -> np.ndarray:
+        return u
+
+    def _along_mean(self, vector: np.ndarray, amount: float) -> np.ndarray:
+        """``vector + amount * (m . v_k) m`` for every class's weights ``v_k``."""
+        table = np.array(vector, dtype=np.float64).reshape(self.layout.n_scores, -1)
+        weights = table[:, : self.layout.n_features]
+        weights += amount * np.outer(weights @ self.mean, self.mean)
+        return table.ravel()

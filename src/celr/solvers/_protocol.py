@@ -101,6 +101,9 @@ class Objective(Protocol):
     def feature_center_scale(self) -> tuple[np.ndarray, np.ndarray]:
         """Weighted mean and spread of every column (spread 1 for a constant column)."""
 
+    def feature_mean(self) -> np.ndarray:
+        """Weighted mean of every column, with or without an intercept."""
+
     def class_share(self) -> np.ndarray:
         """Share of the total weight carried by each class."""
 

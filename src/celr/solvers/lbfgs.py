@@ -17,7 +17,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from celr.solvers._base import Callback, IterationRecord, SmoothProblem, SolverResult
-from celr.solvers._coordinates import StandardizedCoordinates
+from celr.solvers._coordinates import MeanWhitenedCoordinates, StandardizedCoordinates
 from celr.solvers._split_l1 import minimize_with_l1_working_sets
 from celr.solvers._support import finish_converged
 
@@ -75,6 +75,10 @@ def solve(
     coords = StandardizedCoordinates(
         objective, objective.feature_center_scale()[0], problem.feature_scale
     )
+    if not objective.fit_intercept and penalty.is_smooth:
+        # No intercept to centre with: whiten the mean direction instead (L1's working
+        # sets need coordinates that keep each weight apart, so not with L1).
+        coords = MeanWhitenedCoordinates(coords, objective.feature_mean() / problem.feature_scale)
     at = _InU(problem, coords)
     coef0 = np.asarray(coef0, dtype=np.float64)
     # Softmax's shift of every column is free for the data and an L2 term, so the start
@@ -140,7 +144,9 @@ class _InU:
     """The problem as L-BFGS-B sees it, in the standardised coordinates ``u``, with the
     last evaluation kept: the callbacks ask for the point scipy just evaluated."""
 
-    def __init__(self, problem: SmoothProblem, coords: StandardizedCoordinates) -> None:
+    def __init__(
+        self, problem: SmoothProblem, coords: StandardizedCoordinates | MeanWhitenedCoordinates
+    ) -> None:
         self.problem, self.coords = problem, coords
         self.last: dict = {}
 
