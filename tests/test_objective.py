@@ -328,3 +328,32 @@ def test_add_invariant_curvature_adds_the_projector():
     expected = hess + 2.5 * obj.invariant_projector()
     obj.add_invariant_curvature(hess, 2.5)
     np.testing.assert_allclose(hess, expected)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_csr_column_statistics_in_many_blocks_and_lanes(fit_intercept):
+    # 20,000 x 300 at density 0.1: 600,000 entries, several row blocks of CHUNK_BYTES and
+    # several lanes. CSR takes the blocked compiled path, CSC the generic one; both
+    # against numpy on the dense array, and the bits do not depend on the thread count.
+    import threadpoolctl
+
+    from celr._column_stats import weighted_center_scale as center_scale
+
+    eps = np.finfo(float).eps
+
+    rng = np.random.default_rng(5)
+    X = sp.random(20_000, 300, density=0.1, random_state=5, format="csr")
+    X.data = rng.lognormal(size=X.nnz)
+    w = rng.uniform(0.1, 2.0, size=X.shape[0])
+    w /= w.sum()
+    ref_center, ref_scale = weighted_center_scale(X.toarray(), w, fit_intercept)
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        one_thread = center_scale(X, w, fit_intercept)
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        two_threads = center_scale(X, w, fit_intercept)
+    by_columns = center_scale(X.tocsc(), w, fit_intercept)
+    for mine in (one_thread, two_threads, by_columns):
+        # Sums of 20,000 positive terms: relative rounding n * eps = 4e-12 at most.
+        np.testing.assert_allclose(mine[0], ref_center, rtol=20_000 * eps, atol=0)
+        np.testing.assert_allclose(mine[1], ref_scale, rtol=20_000 * eps, atol=0)
+    np.testing.assert_array_equal(one_thread[1], two_threads[1])

@@ -91,18 +91,67 @@ def _centered_square_mean(X, weight, center, unit, counts) -> np.ndarray:
     # Stored entries contribute their centred square; implicit zeros contribute
     # (c_j / u_j)^2 times their total weight.
     unit = np.ones(n_features) if unit is None else unit
-    stored_square = np.zeros(n_features)
-    stored_weight = np.zeros(n_features)
-    for rows, cols, values in entry_chunks(X):
-        row_weight = weight[rows]
-        deviation = (values - center[cols]) / unit[cols]
-        stored_square += np.bincount(cols, row_weight * deviation**2, minlength=n_features)
-        stored_weight += np.bincount(cols, row_weight, minlength=n_features)
+    if X.format == "csr":
+        stored_square, stored_weight = _csr_stored_square_weight(X, weight, center, unit)
+    else:
+        stored_square = np.zeros(n_features)
+        stored_weight = np.zeros(n_features)
+        for rows, cols, values in entry_chunks(X):
+            row_weight = weight[rows]
+            deviation = (values - center[cols]) / unit[cols]
+            stored_square += np.bincount(cols, row_weight * deviation**2, minlength=n_features)
+            stored_weight += np.bincount(cols, row_weight, minlength=n_features)
     # 1 - stored_weight leaves a rounding residue (~1e-15) for fully stored columns, which
     # would give a constant column a spurious spread: count instead.
     fully_stored = counts == X.shape[0]
     zero_weight = np.where(fully_stored, 0.0, np.maximum(1.0 - stored_weight, 0.0))
     return stored_square + zero_weight * (center / unit) ** 2
+
+
+def _csr_stored_square_weight(X, weight, center, unit) -> tuple[np.ndarray, np.ndarray]:
+    """The stored entries' weighted centred squares and weights per column, for CSR X.
+
+    Row blocks of about ``CHUNK_BYTES`` of entries, each summed over its rows by scipy's
+    compiled transposed product (``w @ block``) instead of ``np.bincount`` over gathered
+    row weights, in lanes of fixed blocks on the fit's threads as for dense X (the bits
+    depend on the data only). All column statistics of 200,000 x 2^18 tf-idf (16M
+    entries, 2 threads): 0.60 -> 0.19 s, about 3 value+gradient evaluations fewer.
+    """
+    from celr._parallel import MAX_LANES, _pool  # _parallel builds on this module
+    from celr._threads import thread_budget
+
+    n_features = X.shape[1]
+    scaled = not np.all(unit == 1.0)
+    blocks = list(major_blocks(X))
+    n_lanes = min(MAX_LANES, len(blocks))
+
+    def lane(index: int) -> tuple[np.ndarray, np.ndarray]:
+        stored_square = np.zeros(n_features)
+        stored_weight = np.zeros(n_features)
+        for start, stop, lo, hi in blocks[index::n_lanes]:
+            cols = X.indices[lo:hi]
+            deviation = np.asarray(X.data[lo:hi], dtype=np.float64) - center[cols]
+            if scaled:
+                deviation /= unit[cols]
+            deviation *= deviation
+            indptr = X.indptr[start : stop + 1] - lo
+            shape = (stop - start, n_features)
+            row_weight = weight[start:stop]
+            stored_square += row_weight @ sp.csr_array((deviation, cols, indptr), shape=shape)
+            deviation.fill(1.0)
+            stored_weight += row_weight @ sp.csr_array((deviation, cols, indptr), shape=shape)
+        return stored_square, stored_weight
+
+    n_threads = min(thread_budget(), n_lanes)
+    if n_threads > 1:
+        lanes = list(_pool(n_threads).map(lane, range(n_lanes)))
+    else:
+        lanes = [lane(index) for index in range(n_lanes)]
+    stored_square, stored_weight = np.zeros(n_features), np.zeros(n_features)
+    for square, weight_sum in lanes:  # the lanes' order, whatever ran them
+        stored_square += square
+        stored_weight += weight_sum
+    return stored_square, stored_weight
 
 
 def _dense_centered_square_mean(X, weight, center, unit) -> np.ndarray:
@@ -161,10 +210,18 @@ def stored_counts(X) -> np.ndarray:
         return np.full(X.shape[1], X.shape[0])
     if X.format == "csc":
         return np.diff(X.indptr)
-    counts = np.zeros(X.shape[1], dtype=np.int64)
-    for _, cols, _ in entry_chunks(X):
-        counts += np.bincount(cols, minlength=X.shape[1])
-    return counts
+    if X.format != "csr":
+        X = sp.csr_array(X)
+    # scipy's compiled transposed product on a pattern of ones: half np.bincount's time
+    # (which first converts int32 indices); exact, as counts stay far below 2^53.
+    counts = np.zeros(X.shape[1])
+    for start, stop, lo, hi in major_blocks(X):
+        pattern = sp.csr_array(
+            (np.ones(hi - lo), X.indices[lo:hi], X.indptr[start : stop + 1] - lo),
+            shape=(stop - start, X.shape[1]),
+        )
+        counts += np.ones(stop - start) @ pattern
+    return counts.astype(np.int64)
 
 
 def entry_chunks(X) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -175,6 +232,18 @@ def entry_chunks(X) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """
     if X.format not in ("csr", "csc"):
         X = sp.csr_array(X)
+    indptr = X.indptr
+    for start, stop, lo, hi in major_blocks(X):
+        major = np.repeat(np.arange(start, stop), np.diff(indptr[start : stop + 1]))
+        minor = X.indices[lo:hi]
+        values = np.asarray(X.data[lo:hi], dtype=np.float64)
+        yield (major, minor, values) if X.format == "csr" else (minor, major, values)
+
+
+def major_blocks(X) -> Iterator[tuple[int, int, int, int]]:
+    """``(start, stop, lo, hi)``: rows (CSR) or columns (CSC) ``start:stop`` of X, whose
+    stored entries are ``lo:hi``, about ``CHUNK_BYTES / 8`` entries a block (one long
+    row or column may exceed it)."""
     major_count = X.shape[0] if X.format == "csr" else X.shape[1]
     entries_per_chunk = CHUNK_BYTES // 8
     indptr = X.indptr
@@ -182,9 +251,5 @@ def entry_chunks(X) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     while start < major_count:
         stop = int(np.searchsorted(indptr, indptr[start] + entries_per_chunk, side="right"))
         stop = min(max(stop - 1, start + 1), major_count)
-        lo, hi = indptr[start], indptr[stop]
-        major = np.repeat(np.arange(start, stop), np.diff(indptr[start : stop + 1]))
-        minor = X.indices[lo:hi]
-        values = np.asarray(X.data[lo:hi], dtype=np.float64)
-        yield (major, minor, values) if X.format == "csr" else (minor, major, values)
+        yield start, stop, int(indptr[start]), int(indptr[stop])
         start = stop

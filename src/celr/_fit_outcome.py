@@ -33,8 +33,10 @@ class FitOutcomeMixin:
         product) with ``store_covariance``, or when it is cheap: a converged full-batch
         fit without an L1 part whose information is cheap (:func:`keep_information`).
         """
-        names = self._feature_names()
         unpenalized = bool(np.isinf(self.C))
+        # Names only label a separation or the information's table: built when one is
+        # (x0 .. x262143 alone took 70 ms of a 1.2 s sparse fit).
+        names = self._feature_names() if unpenalized or self.store_covariance else []
         self._likelihood = likelihood(objective, result.coef, names, search_separation=unpenalized)
         self._information = None
         self._information_skipped = None
@@ -47,7 +49,12 @@ class FitOutcomeMixin:
             return
         known = self._likelihood.separation if unpenalized else None
         self._information = information(
-            objective, penalty, result.coef, names, offsets, separation=known
+            objective,
+            penalty,
+            result.coef,
+            names or self._feature_names(),
+            offsets,
+            separation=known,
         )
 
     def _why_not_keep_information(self, objective, penalty, result):
