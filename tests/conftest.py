@@ -319,6 +319,20 @@ def assert_reports_every_iteration(result, seen) -> None:
     assert seen[-1].stop_crit == result.stop_crit
 
 
+def central_difference_gradient(value, coords, u, h=1e-5) -> np.ndarray:
+    """Gradient in ``u`` of ``value(coords.to_coef(u))`` by central differences.
+
+    Truncation (h^2 times the third derivative) and rounding (``eps |f| / h``) are both
+    far below 1e-7 for an O(1) loss of O(1) entries at the default ``h``.
+    """
+    return np.array(
+        [
+            (value(coords.to_coef(u + h * e)) - value(coords.to_coef(u - h * e))) / (2 * h)
+            for e in np.eye(len(u))
+        ]
+    )
+
+
 def assert_same_model(a, b, rtol=1e-8, atol=1e-10):
     assert_allclose(a.coef_, b.coef_, rtol=rtol, atol=atol)
     assert_allclose(a.intercept_, b.intercept_, rtol=rtol, atol=atol)
