@@ -317,6 +317,9 @@ class ArrayAPIObjective(CoefLayout):
     def minibatches(self, batch_size: int, rng: np.random.RandomState) -> Iterator:
         raise NotImplementedError("SGD is not available on Array-API input")
 
+    def csr_binary_rows(self) -> None:
+        return None
+
     def expected_smoothness(self, center, scale, batch_size: int, n_total: float) -> float:
         raise NotImplementedError("SGD is not available on Array-API input")
 

@@ -169,6 +169,7 @@ class LogisticObjective(GramMatrices, CoefLayout):
         self.n_stored = int(X.nnz) if self.sparse else self.n_samples * self.n_features
         self._center_scale: tuple[np.ndarray, np.ndarray] | None = None
         self._mean: np.ndarray | None = None
+        self._csr_rows: tuple | None = None
         self._subsamples: dict[int, LogisticObjective] = {}
         self._fused_rows = fused_rows(X)
         # Relative precision of a value computed from products in X's dtype.
@@ -220,6 +221,15 @@ class LogisticObjective(GramMatrices, CoefLayout):
                 gather(rows), self.y.take(rows), relative.take(rows) / len(rows),
                 self.n_classes, self.fit_intercept, weight_sum=1.0,
             )  # fmt: skip
+
+    def csr_binary_rows(self) -> tuple | None:
+        """See :class:`celr.solvers._protocol.Objective`: CSR rows of two classes."""
+        if self.n_scores != 1 or not sp.issparse(self.X) or self.X.format != "csr":
+            return None
+        if self._csr_rows is None:
+            relative = self.normalized_weight * self.n_samples
+            self._csr_rows = (self.X, self.y.astype(np.float64), relative)
+        return self._csr_rows
 
     def expected_smoothness(
         self, center: np.ndarray, scale: np.ndarray, batch_size: int, n_total: float

@@ -172,6 +172,9 @@ class RowBlockObjective(CoefLayout):
     ) -> Iterator[LogisticObjective]:
         return self.whole.minibatches(batch_size, rng)
 
+    def csr_binary_rows(self) -> tuple | None:
+        return self.whole.csr_binary_rows()
+
     def expected_smoothness(
         self, center: np.ndarray, scale: np.ndarray, batch_size: int, n_total: float
     ) -> float:

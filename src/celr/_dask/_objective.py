@@ -220,6 +220,10 @@ class DaskObjective(CoefLayout):
             )
             yield from chunk.minibatches(batch_size, rng)
 
+    def csr_binary_rows(self) -> None:
+        """None: a pass fetches one chunk at a time (:meth:`minibatches`)."""
+        return None
+
     def expected_smoothness(
         self, center: np.ndarray, scale: np.ndarray, batch_size: int, n_total: float
     ) -> float:

@@ -124,6 +124,11 @@ class Objective(Protocol):
         :meth:`value_grad` (textbook section 5.6.4). Its ``n_samples`` is its rows.
         """
 
+    def csr_binary_rows(self) -> tuple | None:
+        """``(X, y, relative)`` for the compiled SGD pass (:mod:`celr.solvers._sparse_pass`):
+        the CSR rows, float 0/1 labels and ``s_i / s_bar`` of a two-class objective held
+        in memory; None for any other (K classes, dense or CSC rows, Dask, Array API)."""
+
     def find_separation(self, coef: np.ndarray, feature_names: list[str], **lp_options):
         """The separation ``coef`` proves, or None (:mod:`celr._separation`); the
         linear-program options of :func:`celr._separation.search_rows` where it has them."""

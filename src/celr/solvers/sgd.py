@@ -14,6 +14,8 @@ objective's), so the same ``C`` means the same optimum as the full-batch solvers
 The state (:class:`SGDState`) is explicit: :func:`update` makes one shuffled pass over
 the rows it is given, and is all that ``partial_fit`` calls; :func:`solve` (``fit``) is a
 loop of :func:`update` over epochs with a full evaluation of ``f`` after each.
+On CSR rows of two classes the pass is compiled (:mod:`celr.solvers._sparse_pass`): the
+same steps, in the same order, without numpy's per-batch temporaries.
 
 Defaults that need no tuning:
 
@@ -78,6 +80,7 @@ from celr.solvers._sgd_state import (
     auto_batch_size,
     init_state,
 )
+from celr.solvers._sparse_pass import compiled_pass, compiled_rows
 from celr.solvers.gd import diverged
 
 __all__ = [
@@ -108,6 +111,26 @@ def update(state: SGDState, data: Objective) -> tuple[float, bool]:
         then rolled back to where the pass started.
     """
     saved = (state.u.copy(), state.u_average.copy(), state.n_averaged)
+    rows = compiled_rows(state, data)
+    if rows is not None:
+        total, last_value, n_rows = compiled_pass(state, rows)
+    else:
+        total, last_value, n_rows = _numpy_pass(state, data)
+    mean_objective = total / max(n_rows, 1)
+    ran_away = (
+        diverged(mean_objective, state.reference_loss or 0.0)
+        or diverged(last_value, state.reference_loss or 0.0)
+        or not np.all(np.isfinite(state.u))
+    )
+    if ran_away:
+        state.u, state.u_average, state.n_averaged = saved
+    return mean_objective, ran_away
+
+
+def _numpy_pass(state: SGDState, data: Objective) -> tuple[float, float, int]:
+    """:func:`update`'s pass by numpy, batch by batch: the sum over batches of rows times
+    the batch objective before its step, the last batch's cross-entropy after it, and the
+    rows."""
     total, n_rows = 0.0, 0
     penalized = state.penalty.l2_strength > 0
     # Overflow can only come from a step so large that the pass diverges, which is
@@ -132,15 +155,7 @@ def update(state: SGDState, data: Objective) -> tuple[float, bool]:
         # Each value was measured before its step: the last batch after its step tells
         # whether that step ran away (a one-step pass would not show it otherwise).
         last_value = batch.value(state.coords.to_coef(state.u))
-    mean_objective = total / max(n_rows, 1)
-    ran_away = (
-        diverged(mean_objective, state.reference_loss or 0.0)
-        or diverged(last_value, state.reference_loss or 0.0)
-        or not np.all(np.isfinite(state.u))
-    )
-    if ran_away:
-        state.u, state.u_average, state.n_averaged = saved
-    return mean_objective, ran_away
+    return total, last_value, n_rows
 
 
 def _step(state: SGDState, grad_u: np.ndarray, n_rows: int) -> None:
