@@ -172,3 +172,24 @@ def test_same_seed_same_bits():
     first, second = fit(X, y, max_iter=3), fit(X, y, max_iter=3)
     np.testing.assert_array_equal(first.coef_, second.coef_)
     np.testing.assert_array_equal(first.intercept_, second.intercept_)
+
+
+def test_read_only_rows_are_fitted_in_place():
+    """GridSearchCV(n_jobs=...) hands workers memory-mapped, read-only arrays."""
+    X, y = sparse_problem(n=600)
+    expected = fit(X, y, max_iter=2)
+    for part in (X.data, X.indices, X.indptr):
+        part.flags.writeable = False
+    y = y.copy()
+    y.flags.writeable = False
+    np.testing.assert_array_equal(fit(X, y, max_iter=2).coef_, expected.coef_)
+
+
+def test_rows_the_compiled_pass_cannot_take_keep_numpy_s_pass():
+    X, y = sparse_problem()
+    mixed = sp.csr_matrix(X.shape)  # indices and indptr of two index types
+    mixed.data, mixed.indices, mixed.indptr = X.data, X.indices.astype(np.int64), X.indptr
+    strided = X.copy()
+    strided.data = np.repeat(X.data, 2)[::2]  # the same values, not contiguous
+    for rows in (mixed, strided):
+        assert LogisticObjective(rows, y, np.ones(len(y)), 2, True).csr_binary_rows() is None

@@ -226,6 +226,13 @@ class LogisticObjective(GramMatrices, CoefLayout):
         """See :class:`celr.solvers._protocol.Objective`: CSR rows of two classes."""
         if self.n_scores != 1 or not sp.issparse(self.X) or self.X.format != "csr":
             return None
+        parts = (self.X.data, self.X.indices, self.X.indptr)
+        # The compiled pass takes contiguous parts with one index type; anything else (a
+        # hand-built matrix) keeps numpy's pass rather than being copied.
+        if self.X.indices.dtype != self.X.indptr.dtype or not all(
+            part.flags.c_contiguous for part in parts
+        ):
+            return None
         if self._csr_rows is None:
             relative = self.normalized_weight * self.n_samples
             self._csr_rows = (self.X, self.y.astype(np.float64), relative)
