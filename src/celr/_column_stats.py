@@ -47,6 +47,18 @@ def weighted_center_scale(
     if center_columns:
         # A weighted mean cannot overflow: it is bounded by the column maximum.
         center = np.asarray(weight.astype(X.dtype) @ X, dtype=np.float64)
+    if sp.issparse(X) and X.format == "csr":
+        # The stored entries per column come out of the centred squares' pass, from the
+        # same row blocks, not a pass of their own (see _csr_stored_square_weight).
+        counted: dict[str, np.ndarray] = {}
+
+        def square_mean(unit: np.ndarray | None) -> np.ndarray:
+            spread, counted["counts"] = _csr_centered_square_mean(X, weight, center, unit)
+            return spread
+
+        counts_of_pass = lambda: counted["counts"]  # noqa: E731
+        scale = column_scale(center, counts_of_pass, square_mean, lambda: column_max_abs(X))
+        return center, scale
     counts = stored_counts(X)
     scale = column_scale(
         center,
@@ -59,7 +71,7 @@ def weighted_center_scale(
 
 def column_scale(
     center: np.ndarray,
-    counts: np.ndarray,
+    counts: np.ndarray | Callable[[], np.ndarray],
     square_mean: Callable[[np.ndarray | None], np.ndarray],
     max_abs: Callable[[], np.ndarray],
 ) -> np.ndarray:
@@ -68,11 +80,13 @@ def column_scale(
     ``square_mean(unit)`` is ``sum_i w_i ((x_ij - c_j) / u_j)^2`` (``u = 1`` for None) and
     ``max_abs()`` the columns' largest absolute values (1 for all-zero columns), wherever
     the rows are (in memory here, on a Dask cluster in :mod:`celr._dask`). ``counts`` are
-    the stored entries per column. Constant columns get scale 1.
+    the stored entries per column, or a call that gives them once ``square_mean`` has run.
+    Constant columns get scale 1.
     """
     unit = np.ones(len(center))
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         spread = square_mean(None)
+    counts = counts() if callable(counts) else counts
     if not np.all(np.isfinite(spread)) or np.any((counts > 0) & (spread < 1e-280)):
         unit = max_abs()
         spread = square_mean(unit)
@@ -92,7 +106,7 @@ def _centered_square_mean(X, weight, center, unit, counts) -> np.ndarray:
     # (c_j / u_j)^2 times their total weight.
     unit = np.ones(n_features) if unit is None else unit
     if X.format == "csr":
-        stored_square, stored_weight = _csr_stored_square_weight(X, weight, center, unit)
+        return _csr_centered_square_mean(X, weight, center, unit)[0]
     else:
         stored_square = np.zeros(n_features)
         stored_weight = np.zeros(n_features)
@@ -101,15 +115,30 @@ def _centered_square_mean(X, weight, center, unit, counts) -> np.ndarray:
             deviation = (values - center[cols]) / unit[cols]
             stored_square += np.bincount(cols, row_weight * deviation**2, minlength=n_features)
             stored_weight += np.bincount(cols, row_weight, minlength=n_features)
+    return _with_implicit_zeros(stored_square, stored_weight, counts, X.shape[0], center, unit)
+
+
+def _with_implicit_zeros(stored_square, stored_weight, counts, n_rows, center, unit):
+    """The stored entries' centred squares plus the implicit zeros' ``(c_j / u_j)^2``
+    times their weight."""
     # 1 - stored_weight leaves a rounding residue (~1e-15) for fully stored columns, which
     # would give a constant column a spurious spread: count instead.
-    fully_stored = counts == X.shape[0]
+    fully_stored = counts == n_rows
     zero_weight = np.where(fully_stored, 0.0, np.maximum(1.0 - stored_weight, 0.0))
     return stored_square + zero_weight * (center / unit) ** 2
 
 
-def _csr_stored_square_weight(X, weight, center, unit) -> tuple[np.ndarray, np.ndarray]:
-    """The stored entries' weighted centred squares and weights per column, for CSR X.
+def _csr_centered_square_mean(X, weight, center, unit) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_centered_square_mean` of CSR X, and the stored entries per column."""
+    unit = np.ones(X.shape[1]) if unit is None else unit
+    stored_square, stored_weight, counts = _csr_stored_square_weight(X, weight, center, unit)
+    spread = _with_implicit_zeros(stored_square, stored_weight, counts, X.shape[0], center, unit)
+    return spread, counts
+
+
+def _csr_stored_square_weight(X, weight, center, unit) -> tuple[np.ndarray, ...]:
+    """The stored entries' weighted centred squares, weights and counts per column, for
+    CSR X.
 
     Row blocks of about ``CHUNK_BYTES`` of entries, each summed over its rows by scipy's
     compiled transposed product (``w @ block``) instead of ``np.bincount`` over gathered
@@ -124,9 +153,8 @@ def _csr_stored_square_weight(X, weight, center, unit) -> tuple[np.ndarray, np.n
     blocks = list(major_blocks(X))
     n_lanes = min(MAX_LANES, len(blocks))
 
-    def lane(index: int) -> tuple[np.ndarray, np.ndarray]:
-        stored_square = np.zeros(n_features)
-        stored_weight = np.zeros(n_features)
+    def lane(index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        stored_square, stored_weight, counts = (np.zeros(n_features) for _ in range(3))
         for start, stop, lo, hi in blocks[index::n_lanes]:
             cols = X.indices[lo:hi]
             deviation = np.asarray(X.data[lo:hi], dtype=np.float64) - center[cols]
@@ -136,17 +164,24 @@ def _csr_stored_square_weight(X, weight, center, unit) -> tuple[np.ndarray, np.n
             indptr = X.indptr[start : stop + 1] - lo
             shape = (stop - start, n_features)
             row_weight = weight[start:stop]
-            stored_square += row_weight @ sp.csr_array((deviation, cols, indptr), shape=shape)
-            deviation.fill(1.0)
-            stored_weight += row_weight @ sp.csr_array((deviation, cols, indptr), shape=shape)
-        return stored_square, stored_weight
+            # One matrix per block, its values swapped: building one checks its indices,
+            # which cost more than the product (a pass of its own for the counts: 0.15 s
+            # on 200,000 x 2^18 tf-idf, against 0.04 s for its product).
+            block = sp.csr_array((deviation, cols, indptr), shape=shape)
+            stored_square += row_weight @ block
+            block.data.fill(1.0)
+            stored_weight += row_weight @ block
+            counts += np.ones(stop - start) @ block
+        return stored_square, stored_weight, counts
 
     lanes = _run_lanes(lane, n_lanes)
-    stored_square, stored_weight = np.zeros(n_features), np.zeros(n_features)
-    for square, weight_sum in lanes:  # the lanes' order, whatever ran them
+    stored_square, stored_weight, counts = (np.zeros(n_features) for _ in range(3))
+    for square, weight_sum, count in lanes:  # the lanes' order, whatever ran them
         stored_square += square
         stored_weight += weight_sum
-    return stored_square, stored_weight
+        counts += count
+    # Exact: counts stay far below 2^53.
+    return stored_square, stored_weight, counts.astype(np.int64)
 
 
 def _dense_centered_square_mean(X, weight, center, unit) -> np.ndarray:
