@@ -357,3 +357,40 @@ def test_csr_column_statistics_in_many_blocks_and_lanes(fit_intercept):
         np.testing.assert_allclose(mine[0], ref_center, rtol=20_000 * eps, atol=0)
         np.testing.assert_allclose(mine[1], ref_scale, rtol=20_000 * eps, atol=0)
     np.testing.assert_array_equal(one_thread[1], two_threads[1])
+
+
+@pytest.mark.parametrize("column", ["none", "offset", "constant"])
+def test_csr_spreads_fall_back_to_centring_where_uncentred_squares_cancel(column, monkeypatch):
+    """CSR spreads come from uncentred squares, ``sum w x^2 - c^2 (2 - W)``, unless that
+    difference cancels (a fully stored column far from zero, a constant one): then the
+    entries are centred first. Either way they match the dense, centred computation."""
+    import celr._column_stats as column_stats
+
+    eps = np.finfo(float).eps
+    rng = np.random.default_rng(7)
+    X = sp.random(5_000, 40, density=0.1, random_state=7, format="lil")
+    if column == "offset":
+        X[:, 3] = (1e6 + rng.normal(size=5_000))[:, None]
+    if column == "constant":
+        X[:, 3] = 7.0
+    X = X.tocsr()
+    w = rng.uniform(0.1, 2.0, size=X.shape[0])
+    w /= w.sum()
+    passes = []
+    blocked = column_stats._csr_stored_square_weight
+    monkeypatch.setattr(
+        column_stats,
+        "_csr_stored_square_weight",
+        lambda *args: passes.append(args[2] is not None) or blocked(*args),
+    )
+    center, scale = column_stats.weighted_center_scale(X, w, True)
+    assert passes == ([False] if column == "none" else [False, True])
+    dense = X.toarray()
+    ref_center = w @ dense
+    ref_scale = np.sqrt(w @ (dense - ref_center) ** 2)
+    ref_scale[ref_scale <= 1e3 * eps * (np.abs(ref_center) + ref_scale)] = 1.0
+    # Sums of 5,000 terms: n * eps relative, and 10 bits more where the squares cancel.
+    np.testing.assert_allclose(center, ref_center, rtol=5_000 * eps)
+    np.testing.assert_allclose(scale, ref_scale, rtol=2**10 * 5_000 * eps)
+    if column == "constant":
+        assert scale[3] == 1.0
