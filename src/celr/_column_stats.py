@@ -55,11 +55,15 @@ def weighted_center_scale(
         counted: dict[str, np.ndarray] = {}
 
         def square_mean(unit: np.ndarray | None) -> np.ndarray:
-            spread, counted["counts"] = _csr_centered_square_mean(X, weight, center, unit)
+            found = _csr_spread_about_mean(X, weight, center) if unit is None else None
+            if found is None:
+                found = _csr_centered_square_mean(X, weight, center, unit)
+            spread, counted["counts"] = found
             return spread
 
-        counts_of_pass = lambda: counted["counts"]  # noqa: E731
-        scale = column_scale(center, counts_of_pass, square_mean, lambda: column_max_abs(X))
+        scale = column_scale(
+            center, lambda: counted["counts"], square_mean, lambda: column_max_abs(X)
+        )
         return center, scale
     counts = stored_counts(X)
     scale = column_scale(
@@ -109,14 +113,13 @@ def _centered_square_mean(X, weight, center, unit, counts) -> np.ndarray:
     unit = np.ones(n_features) if unit is None else unit
     if X.format == "csr":
         return _csr_centered_square_mean(X, weight, center, unit)[0]
-    else:
-        stored_square = np.zeros(n_features)
-        stored_weight = np.zeros(n_features)
-        for rows, cols, values in entry_chunks(X):
-            row_weight = weight[rows]
-            deviation = (values - center[cols]) / unit[cols]
-            stored_square += np.bincount(cols, row_weight * deviation**2, minlength=n_features)
-            stored_weight += np.bincount(cols, row_weight, minlength=n_features)
+    stored_square = np.zeros(n_features)
+    stored_weight = np.zeros(n_features)
+    for rows, cols, values in entry_chunks(X):
+        row_weight = weight[rows]
+        deviation = (values - center[cols]) / unit[cols]
+        stored_square += np.bincount(cols, row_weight * deviation**2, minlength=n_features)
+        stored_weight += np.bincount(cols, row_weight, minlength=n_features)
     return _with_implicit_zeros(stored_square, stored_weight, counts, X.shape[0], center, unit)
 
 
@@ -131,31 +134,34 @@ def _with_implicit_zeros(stored_square, stored_weight, counts, n_rows, center, u
 
 
 def _csr_centered_square_mean(X, weight, center, unit) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_centered_square_mean` of CSR X, and the stored entries per column.
-
-    ``center`` is 0 or the columns' weighted mean (as :func:`weighted_center_scale`
-    passes it; ``unit`` None): the stored entries' centred squares
-    are then ``sum w x^2 - c^2 (2 - W)`` (``W`` their weight, ``sum_i w_i x_ij = c_j``),
-    which needs no centre per stored entry (gathering those was half the pass: 2^18
-    columns, 16M entries). Where the offset dominates a column's spread that difference
-    cancels: ``sum w x^2 + 3 c^2`` above ``CANCELLATION_LIMIT`` times the spread falls
-    back to centring each entry first (a constant column, a large offset), so the result
-    keeps the centred pass's accuracy within 10 bits (the margin by which
-    :func:`column_scale` tells a constant column, ``1e3 eps``).
-    """
-    ones = np.ones(X.shape[1])
-    if unit is None:
-        squares, stored_weight, counts = _csr_stored_square_weight(X, weight, None, None)
-        stored_square = squares - center**2 * (2.0 - stored_weight)
-        spread = _with_implicit_zeros(
-            stored_square, stored_weight, counts, X.shape[0], center, ones
-        )
-        if np.all(squares + 3.0 * center**2 <= CANCELLATION_LIMIT * spread):
-            return spread, counts
-    unit = ones if unit is None else unit
+    """:func:`_centered_square_mean` of CSR X (each entry centred: any ``center``), and
+    the stored entries per column."""
+    unit = np.ones(X.shape[1]) if unit is None else unit
     stored_square, stored_weight, counts = _csr_stored_square_weight(X, weight, center, unit)
     spread = _with_implicit_zeros(stored_square, stored_weight, counts, X.shape[0], center, unit)
     return spread, counts
+
+
+def _csr_spread_about_mean(X, weight, mean) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_csr_centered_square_mean` about ``mean``, the columns' weighted mean (or 0
+    without centring), from uncentred squares; None where they would cancel.
+
+    With ``sum_i w_i x_ij = c_j`` the stored entries' centred squares are
+    ``sum w x^2 - c^2 (2 - W)`` (``W`` their weight), which needs no centre per stored
+    entry (gathering those was half the pass: 2^18 columns, 16M entries). Where the
+    offset dominates a column's spread that difference cancels: ``sum w x^2 + 3 c^2``
+    above ``CANCELLATION_LIMIT`` times the spread (a constant column, a large offset)
+    returns None, and the caller centres each entry, so a result keeps the centred pass's
+    accuracy within 10 bits (the margin by which :func:`column_scale` tells a constant
+    column, ``1e3 eps``).
+    """
+    squares, stored_weight, counts = _csr_stored_square_weight(X, weight, None, None)
+    stored_square = squares - mean**2 * (2.0 - stored_weight)
+    ones = np.ones(X.shape[1])
+    spread = _with_implicit_zeros(stored_square, stored_weight, counts, X.shape[0], mean, ones)
+    if np.all(squares + 3.0 * mean**2 <= CANCELLATION_LIMIT * spread):
+        return spread, counts
+    return None
 
 
 def _csr_stored_square_weight(X, weight, center, unit) -> tuple[np.ndarray, ...]:
