@@ -1,8 +1,9 @@
 """The compiled part of celr: everything else is in pyproject.toml.
 
-One Cython extension, built by ``pip install`` (no compiler is needed at run time and
+Two Cython extensions, built by ``pip install`` (no compiler is needed at run time and
 nothing is compiled on a user's first call): ``celr._sgd_kernel``, the SGD pass over
-sparse rows (its module docstring says why numpy cannot do it).
+sparse rows, and ``celr._dense_kernel``, a two-class value and gradient over dense rows
+in one pass without the GIL (their module docstrings say why numpy cannot do either).
 """
 
 from Cython.Build import cythonize
@@ -10,7 +11,10 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=cythonize(
-        [Extension("celr._sgd_kernel", ["src/celr/_sgd_kernel.pyx"])],
+        [
+            Extension("celr._sgd_kernel", ["src/celr/_sgd_kernel.pyx"]),
+            Extension("celr._dense_kernel", ["src/celr/_dense_kernel.pyx"]),
+        ],
         compiler_directives={"language_level": 3},
     )
 )

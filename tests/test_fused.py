@@ -1,12 +1,14 @@
-"""The one-pass value and gradient of dense rows (celr._fused) against the two-pass one
-and the independent reference, within their rounding bounds."""
+"""The one-pass value and gradient of dense rows (celr._fused and its compiled pass for two
+classes, celr._dense_kernel) against the independent reference, within their rounding
+bounds, and the textbook's worked numbers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from celr._fused import fused_rows
+from celr._dense_kernel import binary_value_grad
+from celr._fused import KERNEL_CHUNK_BYTES, fused_rows, kernel_rows
 from celr._objective import LogisticObjective
 from tests.conftest import reference_loss
 
@@ -15,12 +17,15 @@ from tests.conftest import reference_loss
 @pytest.mark.parametrize("n_classes", [2, 4])
 def test_fused_value_grad_matches_the_reference(n_classes, dtype):
     rng = np.random.default_rng(0)
-    n, d = 6000, 60  # 1 MB chunks of 60 columns: 2184 (float64) or 4369 rows, 2-3 chunks
+    # Chunks of 60 columns: numpy's (K classes) 1 MB, 2184 (float64) or 4369 rows, 2-3
+    # chunks; the compiled pass's (two classes) 256 KB, 546 or 1092 rows, 6-11 chunks.
+    n, d = 6000, 60
     X = (rng.normal(size=(n, d)) * rng.uniform(0.1, 10, d)).astype(dtype)
     y = rng.integers(0, n_classes, n)
     w = rng.uniform(0, 2, n)
     objective = LogisticObjective(X, y, w, n_classes, True)
-    assert objective._fused_rows is not None and objective._fused_rows < n
+    chunk_rows = objective._kernel_rows if n_classes == 2 else objective._fused_rows
+    assert chunk_rows is not None and chunk_rows < n
     n_scores = objective.n_scores
     coef = rng.normal(scale=0.1, size=objective.n_params)
     value, grad = objective.value_grad(coef)
@@ -47,3 +52,122 @@ def test_only_c_ordered_dense_rows_of_several_chunks_are_fused():
     assert fused_rows(np.asfortranarray(X)) is None
     assert fused_rows(X[:100]) is None  # one chunk
     assert fused_rows(np.zeros((10_000, 2_000))) is None  # chunks too short to pay
+
+
+def test_only_two_classes_of_c_ordered_float_rows_take_the_compiled_pass():
+    X = np.zeros((100, 50))
+    assert kernel_rows(X, 1) == KERNEL_CHUNK_BYTES // (8 * 50)
+    assert kernel_rows(X.astype(np.float32), 1) == KERNEL_CHUNK_BYTES // (4 * 50)
+    assert kernel_rows(np.zeros((10, 10**6)), 1) == 1  # a row wider than a chunk
+    assert kernel_rows(X, 3) is None
+    assert kernel_rows(X[::2], 1) is None
+    assert kernel_rows(np.asfortranarray(X), 1) is None
+    assert kernel_rows(X.astype(np.float16), 1) is None
+    assert kernel_rows(np.zeros((0, 5)), 1) is None
+
+
+# The textbook's sentiment example (section 5.2): w . x + b = 0.833, P(+) = 0.70; the loss
+# is 0.36 for y = 1 and 1.20 for y = 0 (eq. 5.23, section 5.5). The book rounds P(+) =
+# 0.6969 before taking logs; unrounded, the losses are 0.361 and 1.194.
+BOOK_X = np.array([[3.0, 2.0, 1.0, 3.0, 0.0, 4.19]])
+BOOK_W = np.array([2.5, -5.0, -1.2, 0.5, 2.0, 0.7])
+BOOK_B = 0.1
+
+
+@pytest.mark.parametrize("label, loss", [(1, 0.36), (0, 1.20)])
+def test_compiled_pass_gives_the_textbook_losses_and_gradient(label, loss):
+    grad = np.zeros(6)
+    value, residual = binary_value_grad(
+        BOOK_X, np.array([label]), np.ones(1), BOOK_W, BOOK_B, grad, 1
+    )
+    assert value == pytest.approx(loss, abs=0.01)
+    p_positive = 1.0 / (1.0 + np.exp(-(BOOK_X[0] @ BOOK_W + BOOK_B)))
+    assert round(p_positive, 2) == 0.70
+    p_label = p_positive if label == 1 else 1.0 - p_positive
+    assert value == pytest.approx(-np.log(p_label), rel=8 * np.finfo(float).eps)
+    # the gradient (sigma(w . x + b) - y) x_j, eq. 5.29
+    np.testing.assert_allclose(residual, p_positive - label, rtol=4 * np.finfo(float).eps)
+    np.testing.assert_allclose(
+        grad, (p_positive - label) * BOOK_X[0], rtol=8 * np.finfo(float).eps
+    )
+
+
+def test_compiled_pass_is_finite_and_exact_at_huge_scores():
+    # margins of +-1000: exp(-1000) underflows to 0, and the loss is the margin itself
+    X = np.array([[1.0], [1.0], [-1.0]])
+    y = np.array([0, 1, 1])  # at z = 1000, 1000, -1000
+    grad = np.zeros(1)
+    with np.errstate(all="raise"):
+        value, residual = binary_value_grad(X, y, np.ones(3), np.array([1000.0]), 0.0, grad, 2)
+    assert value == 2000.0  # 1000 + log1p(0) + 1000
+    assert residual == 0.0  # 1 (y = 0, sigma = 1) + 0 + -1 (y = 1, sigma = 0)
+    assert grad.tolist() == [2.0]  # 1 * 1 + 0 * 1 + (-1) * (-1)
+
+
+def test_compiled_pass_without_features_is_the_intercepts_fit():
+    grad = np.zeros(0)
+    y = np.array([1, 0, 1])
+    value, residual = binary_value_grad(np.zeros((3, 0)), y, np.ones(3), np.zeros(0), 0.0, grad, 2)
+    assert abs(value - 3 * np.log(2.0)) <= 4 * np.finfo(float).eps
+    assert residual == -0.5  # (1/2 - 1) + 1/2 + (1/2 - 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_compiled_pass_chunking_moves_only_rounding(dtype):
+    rng = np.random.default_rng(3)
+    n, d = 1000, 7
+    X = rng.normal(size=(n, d)).astype(dtype)
+    y = rng.integers(0, 2, n)
+    weight = rng.uniform(0, 2, n) / n
+    coef = rng.normal(size=d).astype(dtype)
+    results = []
+    for chunk in (1, 7, 999, n, 5 * n):
+        grad = np.zeros(d)
+        value, residual = binary_value_grad(X, y, weight, coef, 0.3, grad, chunk)
+        results.append((value, residual, grad))
+    # Each sum adds n terms of size at most weight * (1 + |z|) |x| in X's precision u:
+    # orders differ by at most 2 (n + d) u times the sum of those sizes.
+    u = np.finfo(dtype).eps
+    size = weight @ (1 + np.abs(X.astype(float)) @ np.abs(coef.astype(float)) + 0.3)
+    size_grad = (weight * (1 + np.abs(X.astype(float)) @ np.abs(coef.astype(float)))) @ np.abs(X)
+    for value, residual, grad in results[1:]:
+        assert abs(value - results[0][0]) <= 2 * (n + d) * u * size
+        assert abs(residual - results[0][1]) <= 2 * (n + d) * u * size
+        assert np.all(np.abs(grad - results[0][2]) <= 2 * (n + d) * u * size_grad)
+
+
+def test_compiled_pass_rejects_a_chunk_size_out_of_range():
+    with pytest.raises(ValueError, match="chunk_rows=0"):
+        binary_value_grad(
+            np.zeros((2, 1)),
+            np.ones(2, dtype=np.intp),
+            np.ones(2),
+            np.zeros(1),
+            0.0,
+            np.zeros(1),
+            0,
+        )
+
+
+def test_compiled_pass_rejects_mismatched_lengths():
+    # unchecked indexing in C: a short vector would be read past its end
+    with pytest.raises(ValueError, match="lengths"):
+        binary_value_grad(
+            np.zeros((3, 1)),
+            np.ones(2, dtype=np.intp),
+            np.ones(3),
+            np.zeros(1),
+            0.0,
+            np.zeros(1),
+            1,
+        )
+    with pytest.raises(ValueError, match="lengths"):
+        binary_value_grad(
+            np.zeros((3, 2)),
+            np.ones(3, dtype=np.intp),
+            np.ones(3),
+            np.zeros(2),
+            0.0,
+            np.zeros(1),
+            1,
+        )
