@@ -359,6 +359,62 @@ def test_csr_column_statistics_in_many_blocks_and_lanes(fit_intercept):
     np.testing.assert_array_equal(one_thread[1], two_threads[1])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dense_moments_in_one_read_match_the_centred_reference(dtype, monkeypatch):
+    """Dense C-ordered columns' mean and spread come from one compiled read (chunk moments
+    merged pairwise): the two-pass centred computation's values, to rounding, on columns
+    far from zero, constant, tiny or huge, with rows of zero weight (a whole block of them),
+    and the same bits on one thread as on two."""
+    import celr._column_stats as column_stats
+    import celr._threads
+
+    eps = np.finfo(float).eps  # float32 values are accumulated in float64
+    rng = np.random.default_rng(11)
+    n, d = 3_001, 6
+    X = rng.normal(size=(n, d)) * [1e-3, 1.0, 1e3, 1.0, 1.0, 1.0] + [0, 1e6, -5, 0, 3, 0]
+    X[:, 3] = 2.5
+    X = X.astype(dtype)
+    w = rng.uniform(0, 2, n)
+    w[:500] = 0.0  # the first of the eight row blocks has no weight at all
+    w /= w.sum()
+    assert column_stats.compiled_moments_apply(X)
+    assert not column_stats.compiled_moments_apply(np.asfortranarray(X))
+    center, scale = column_stats.weighted_center_scale(X, w, True)
+    monkeypatch.setattr(celr._threads, "thread_budget", lambda: 1)
+    assert np.array_equal(column_stats.weighted_center_scale(X, w, True)[1], scale)
+    X64 = X.astype(np.float64)
+    ref_center = w @ X64
+    ref_square = w @ (X64 - ref_center) ** 2
+    # Each mean is a sum of n terms: n eps (w @ |X|). A centre off by delta adds delta^2
+    # to a centred square mean (the first-order term vanishes about a mean), the squares'
+    # sum of n terms adds n eps of it, and each merge's d^2 W_a W_b / W, d the difference
+    # of two blocks' means known to the same error, 2 |d| error: by Cauchy-Schwarz at most
+    # 2 error spread over all merges.
+    center_error = 4 * n * eps * (w @ np.abs(X64))
+    np.testing.assert_array_less(np.abs(center - ref_center), center_error + 1e-300)
+    square_error = (
+        4 * n * eps * ref_square + 2 * center_error**2 + 4 * center_error * np.sqrt(ref_square)
+    )
+    varying = np.arange(d) != 3
+    assert np.all(np.abs(scale**2 - ref_square)[varying] <= square_error[varying])
+    assert scale[3] == 1.0  # constant
+
+
+def test_dense_moments_fall_back_to_two_passes_where_merged_means_overflow():
+    from celr._column_stats import weighted_center_scale as center_scale
+
+    X = np.ones((800, 2))
+    X[:400, 0], X[400:, 0] = 1.5e308, -1.5e308  # block means whose difference overflows
+    w = np.full(800, 1 / 800)
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        center, scale = center_scale(X, w, True)
+    # the mean is 0 and the spread 1.5e308, to a sum of 800 terms' rounding
+    assert abs(center[0]) <= 800 * np.finfo(float).eps * 1.5e308
+    assert scale[0] == pytest.approx(1.5e308, rel=800 * np.finfo(float).eps)
+    assert center[1] == pytest.approx(1.0, rel=800 * np.finfo(float).eps) and scale[1] == 1.0
+
+
 @pytest.mark.parametrize("column", ["none", "offset", "constant"])
 def test_csr_spreads_fall_back_to_centring_where_uncentred_squares_cancel(column, monkeypatch):
     """CSR spreads come from uncentred squares, ``sum w x^2 - c^2 (2 - W)``, unless that

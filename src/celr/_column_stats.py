@@ -9,6 +9,7 @@ divided by its maximum.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -16,6 +17,8 @@ import scipy.sparse as sp
 
 # Bytes of float64 scratch per chunk: small enough to stay in cache.
 CHUNK_BYTES = 2 * 2**20
+# Bytes of X per chunk of the compiled moments (read twice while in cache).
+MOMENTS_CHUNK_BYTES = 2**18
 # Sparse spreads from uncentred squares while their cancellation loses at most 10 bits.
 CANCELLATION_LIMIT = 2.0**10
 
@@ -45,6 +48,10 @@ def weighted_center_scale(
     >>> weighted_center_scale(X, np.array([0.5, 0.5]), True)
     (array([2., 5.]), array([1., 1.]))
     """
+    if center_columns and compiled_moments_apply(X):
+        found = _dense_center_scale(X, weight)
+        if found is not None:
+            return found
     center = np.zeros(X.shape[1])
     if center_columns:
         # A weighted mean cannot overflow: it is bounded by the column maximum.
@@ -70,6 +77,58 @@ def weighted_center_scale(
         center,
         counts,
         lambda unit: _centered_square_mean(X, weight, center, unit, counts),
+        lambda: column_max_abs(X),
+    )
+    return center, scale
+
+
+def compiled_moments_apply(X) -> bool:
+    """Whether the compiled one-pass mean and spread (:mod:`celr._dense_kernel`) read X:
+    a C-ordered float32 or float64 array with rows."""
+    return (
+        isinstance(X, np.ndarray)
+        and X.flags.c_contiguous
+        and X.dtype in (np.float32, np.float64)
+        and X.shape[0] > 0
+    )
+
+
+def _dense_center_scale(X, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Mean and spread of dense C-ordered X in one read (instead of a mean's pass and a
+    centred squares' pass): chunk moments merged pairwise (Chan et al.), in lanes of
+    row blocks without the GIL, merged in block order (bits independent of the threads).
+    Measured on two threads, numpy's two passes -> this: 500,000 x 100, 112-120 -> 32-47 ms;
+    float32, 103-111 -> 25-33 ms; 20,000 x 2,000, 70-89 -> 34-47 ms. Non-finite or
+    underflowing squares (values beyond about 1e+-150) take the two-pass path with every
+    column in units of its maximum; None where a merged mean overflowed (the caller's
+    two passes then)."""
+    from celr._dense_kernel import weighted_moments
+    from celr._parallel import MAX_LANES
+
+    weight = np.ascontiguousarray(weight, dtype=np.float64)
+    n_samples, n_features = X.shape
+    chunk_rows = max(1, MOMENTS_CHUNK_BYTES // (X.itemsize * max(n_features, 1)))
+    bounds = np.unique(np.linspace(0, n_samples, MAX_LANES + 1).astype(int))
+    blocks = [(X[a:b], weight[a:b]) for a, b in itertools.pairwise(bounds)]
+    moments = _run_lanes(lambda i: weighted_moments(*blocks[i], chunk_rows), len(blocks))
+    total, center, square_sum = moments[0]
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # checked below
+        for block_total, block_mean, block_square in moments[1:]:  # block order
+            if block_total > 0.0:
+                share = block_total / (total + block_total)
+                delta = block_mean - center
+                center = center + delta * share
+                square_sum = square_sum + block_square + delta * delta * (total * share)
+                total += block_total
+    if not np.all(np.isfinite(center)):  # means near the float64 limit: the two passes
+        return None
+    counts = stored_counts(X)
+    scale = column_scale(
+        center,
+        counts,
+        lambda unit: (
+            square_sum if unit is None else _centered_square_mean(X, weight, center, unit, counts)
+        ),
         lambda: column_max_abs(X),
     )
     return center, scale

@@ -20,6 +20,7 @@ from cython cimport floating
 from libc.math cimport exp, log1p
 from libc.stdlib cimport free, malloc
 
+import numpy as np
 from scipy.linalg import cython_blas
 
 ctypedef void (*dgemv_t)(
@@ -150,3 +151,73 @@ def binary_value_grad(
     free(scores)
     free(chunk_grad)
     return value, residual_sum
+
+
+def weighted_moments(
+    const floating[:, ::1] X,
+    const double[::1] weight,
+    Py_ssize_t chunk_rows,
+):
+    """Each column's weighted sum of weights, mean and centred sum of squares over X's
+    rows, one read of X (chunks of ``chunk_rows`` rows, read twice while in cache).
+
+    Per chunk, the mean ``m_c`` and ``M2_c = sum_i w_i (x_ij - m_c)^2`` are computed about
+    the chunk's own mean (no cancellation: no uncentred squares), then merged into the
+    running ones by Chan, Golub and LeVeque's pairwise update, ``M2 = M2_a + M2_c +
+    d^2 W_a W_c / (W_a + W_c)`` with ``d = m_c - m_a``. Rows of zero weight add nothing.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), C-ordered float32 or float64
+    weight : ndarray of shape (n_samples,)
+        Non-negative row weights.
+    chunk_rows : int
+        Rows per chunk.
+
+    Returns
+    -------
+    total_weight : float
+    mean, square_sum : ndarray of shape (n_features,), float64
+        NaN or inf where a value or a square is not finite (the caller falls back).
+    """
+    cdef Py_ssize_t n_samples = X.shape[0], n_features = X.shape[1]
+    cdef Py_ssize_t start = 0, stop, i, j
+    cdef double total = 0.0, chunk_total, share, delta, w
+    if weight.shape[0] != n_samples:
+        raise ValueError(f"lengths: X has {n_samples} rows, weight {weight.shape[0]}")
+    if chunk_rows <= 0:
+        raise ValueError(f"chunk_rows={chunk_rows}: out of range")
+    mean_out = np.zeros(n_features)
+    square_out = np.zeros(n_features)
+    chunk_mean_out = np.empty(n_features)
+    chunk_square_out = np.empty(n_features)
+    cdef double[::1] mean = mean_out, square = square_out
+    cdef double[::1] chunk_mean = chunk_mean_out, chunk_square = chunk_square_out
+    with nogil:
+        while start < n_samples:
+            stop = min(start + chunk_rows, n_samples)
+            chunk_total = 0.0
+            for j in range(n_features):
+                chunk_mean[j] = 0.0
+                chunk_square[j] = 0.0
+            for i in range(start, stop):
+                w = weight[i]
+                chunk_total += w
+                for j in range(n_features):
+                    chunk_mean[j] += w * X[i, j]
+            if chunk_total > 0.0:
+                for j in range(n_features):
+                    chunk_mean[j] /= chunk_total
+                for i in range(start, stop):
+                    w = weight[i]
+                    for j in range(n_features):
+                        delta = X[i, j] - chunk_mean[j]
+                        chunk_square[j] += w * delta * delta
+                share = chunk_total / (total + chunk_total)
+                for j in range(n_features):
+                    delta = chunk_mean[j] - mean[j]
+                    mean[j] += delta * share
+                    square[j] += chunk_square[j] + delta * delta * total * share
+                total += chunk_total
+            start = stop
+    return total, mean_out, square_out
