@@ -366,8 +366,11 @@ def test_dense_moments_in_one_read_match_the_centred_reference(dtype, monkeypatc
     far from zero, constant, tiny or huge, with rows of zero weight (a whole block of them),
     and the same bits on one thread as on two."""
     import celr._column_stats as column_stats
+    import celr._parallel
     import celr._threads
 
+    # eight row blocks of this small X (by default, X this small is one block)
+    monkeypatch.setattr(celr._parallel, "MIN_ENTRIES_PER_BLOCK", 1_000)
     eps = np.finfo(float).eps  # float32 values are accumulated in float64
     rng = np.random.default_rng(11)
     n, d = 3_001, 6

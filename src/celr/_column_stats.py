@@ -103,12 +103,15 @@ def _dense_center_scale(X, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray] 
     column in units of its maximum; None where a merged mean overflowed (the caller's
     two passes then)."""
     from celr._dense_kernel import weighted_moments
-    from celr._parallel import MAX_LANES
+    from celr._parallel import MAX_LANES, MIN_ENTRIES_PER_BLOCK
 
     weight = np.ascontiguousarray(weight, dtype=np.float64)
     n_samples, n_features = X.shape
     chunk_rows = max(1, MOMENTS_CHUNK_BYTES // (X.itemsize * max(n_features, 1)))
-    bounds = np.unique(np.linspace(0, n_samples, MAX_LANES + 1).astype(int))
+    # As many blocks as the objective's (from the shape only); small X is one block, read
+    # on the caller's thread: a hand-off to the pool costs more than breast cancer's read.
+    n_blocks = min(MAX_LANES, max(1, n_samples * n_features // MIN_ENTRIES_PER_BLOCK))
+    bounds = np.unique(np.linspace(0, n_samples, n_blocks + 1).astype(int))
     blocks = [(X[a:b], weight[a:b]) for a, b in itertools.pairwise(bounds)]
     moments = _run_lanes(lambda i: weighted_moments(*blocks[i], chunk_rows), len(blocks))
     total, center, square_sum = moments[0]
