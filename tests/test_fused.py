@@ -136,38 +136,15 @@ def test_compiled_pass_chunking_moves_only_rounding(dtype):
         assert np.all(np.abs(grad - results[0][2]) <= 2 * (n + d) * u * size_grad)
 
 
-def test_compiled_pass_rejects_a_chunk_size_out_of_range():
-    with pytest.raises(ValueError, match="chunk_rows=0"):
-        binary_value_grad(
-            np.zeros((2, 1)),
-            np.ones(2, dtype=np.intp),
-            np.ones(2),
-            np.zeros(1),
-            0.0,
-            np.zeros(1),
-            0,
-        )
-
-
-def test_compiled_pass_rejects_mismatched_lengths():
-    # unchecked indexing in C: a short vector would be read past its end
-    with pytest.raises(ValueError, match="lengths"):
-        binary_value_grad(
-            np.zeros((3, 1)),
-            np.ones(2, dtype=np.intp),
-            np.ones(3),
-            np.zeros(1),
-            0.0,
-            np.zeros(1),
-            1,
-        )
-    with pytest.raises(ValueError, match="lengths"):
-        binary_value_grad(
-            np.zeros((3, 2)),
-            np.ones(3, dtype=np.intp),
-            np.ones(3),
-            np.zeros(2),
-            0.0,
-            np.zeros(1),
-            1,
-        )
+@pytest.mark.parametrize(
+    "n_rows, n_labels, n_weights, chunk_rows, message",
+    [
+        (2, 2, 2, 0, "chunk_rows=0"),
+        (3, 2, 2, 1, "lengths"),  # unchecked indexing in C: y would be read past its end
+        (3, 3, 1, 1, "lengths"),  # and so would the coefficients
+    ],
+)
+def test_compiled_pass_rejects_bad_sizes(n_rows, n_labels, n_weights, chunk_rows, message):
+    X, y = np.zeros((n_rows, 2)), np.ones(n_labels, dtype=np.intp)
+    with pytest.raises(ValueError, match=message):
+        binary_value_grad(X, y, np.ones(n_rows), np.zeros(n_weights), 0.0, np.zeros(2), chunk_rows)

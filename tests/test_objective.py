@@ -368,6 +368,7 @@ def test_dense_moments_in_one_read_match_the_centred_reference(dtype, monkeypatc
     import celr._column_stats as column_stats
     import celr._parallel
     import celr._threads
+    from celr._fused import compiled_reads
 
     # eight row blocks of this small X (by default, X this small is one block)
     monkeypatch.setattr(celr._parallel, "MIN_ENTRIES_PER_BLOCK", 1_000)
@@ -380,8 +381,7 @@ def test_dense_moments_in_one_read_match_the_centred_reference(dtype, monkeypatc
     w = rng.uniform(0, 2, n)
     w[:500] = 0.0  # the first of the eight row blocks has no weight at all
     w /= w.sum()
-    assert column_stats.compiled_moments_apply(X)
-    assert not column_stats.compiled_moments_apply(np.asfortranarray(X))
+    assert compiled_reads(X) and not compiled_reads(np.asfortranarray(X))
     center, scale = column_stats.weighted_center_scale(X, w, True)
     monkeypatch.setattr(celr._threads, "thread_budget", lambda: 1)
     assert np.array_equal(column_stats.weighted_center_scale(X, w, True)[1], scale)

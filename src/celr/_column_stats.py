@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import scipy.sparse as sp
 
+from celr._fused import compiled_reads
+
 # Bytes of float64 scratch per chunk: small enough to stay in cache.
 CHUNK_BYTES = 2 * 2**20
 # Bytes of X per chunk of the compiled moments (read twice while in cache).
@@ -48,7 +50,7 @@ def weighted_center_scale(
     >>> weighted_center_scale(X, np.array([0.5, 0.5]), True)
     (array([2., 5.]), array([1., 1.]))
     """
-    if center_columns and compiled_moments_apply(X):
+    if center_columns and compiled_reads(X):
         found = _dense_center_scale(X, weight)
         if found is not None:
             return found
@@ -80,17 +82,6 @@ def weighted_center_scale(
         lambda: column_max_abs(X),
     )
     return center, scale
-
-
-def compiled_moments_apply(X) -> bool:
-    """Whether the compiled one-pass mean and spread (:mod:`celr._dense_kernel`) read X:
-    a C-ordered float32 or float64 array with rows."""
-    return (
-        isinstance(X, np.ndarray)
-        and X.flags.c_contiguous
-        and X.dtype in (np.float32, np.float64)
-        and X.shape[0] > 0
-    )
 
 
 def _dense_center_scale(X, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

@@ -33,12 +33,21 @@ CHUNK_BYTES = 2**20
 MIN_ROWS = 256
 
 
+def compiled_reads(X) -> bool:
+    """Whether :mod:`celr._dense_kernel` reads X: a C-ordered float32 or float64 array
+    with rows (not sparse, not a strided row subsample)."""
+    return (
+        isinstance(X, np.ndarray)
+        and X.flags.c_contiguous
+        and X.dtype in (np.float32, np.float64)
+        and X.shape[0] > 0
+    )
+
+
 def kernel_rows(X, n_scores: int) -> int | None:
-    """Rows per chunk of the compiled pass, or None where it does not apply: K classes,
-    sparse, not a C-ordered float32 or float64 array (a strided row subsample)."""
-    if n_scores != 1 or not isinstance(X, np.ndarray) or not X.flags.c_contiguous:
-        return None
-    if X.dtype not in (np.float32, np.float64) or X.shape[0] == 0:
+    """Rows per chunk of the compiled pass, or None where it does not apply (K classes,
+    or X it cannot read)."""
+    if n_scores != 1 or not compiled_reads(X):
         return None
     return max(1, KERNEL_CHUNK_BYTES // max(1, X.itemsize * X.shape[1]))
 
