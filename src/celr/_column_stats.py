@@ -282,7 +282,7 @@ def _dense_centered_square_mean(X, weight, center, unit) -> np.ndarray:
     n_lanes = min(MAX_LANES, len(starts))
 
     def lane(index: int) -> list[np.ndarray]:
-        scratch = np.empty((rows_per_chunk, n_features))
+        scratch = np.empty((min(rows_per_chunk, n_samples), n_features))
         parts = []
         for start in starts[index::n_lanes]:
             rows = slice(start, start + rows_per_chunk)
