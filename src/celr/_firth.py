@@ -201,7 +201,8 @@ def maximize(design, theta0, tol, max_iter, basis=None, anchor=None) -> FirthRes
     of ``theta``. Stops when the max-norm of the gradient of ``-l*/S`` (in the objective's
     standardised units for the full fit, in ``phi`` for a constrained one) and of the
     Newton step are both at most ``tol``, or when no halved step increases ``l*``
-    (rounding level), or after ``max_iter`` steps.
+    (rounding level; short of ``tol``, a full step that keeps ``l*`` within its rounding
+    and shrinks the score is taken instead), or after ``max_iter`` steps.
     """
     total = design.weight.sum()
     to_units = design.to_objective_units().T if basis is None else basis.T
@@ -220,14 +221,22 @@ def maximize(design, theta0, tol, max_iter, basis=None, anchor=None) -> FirthRes
         if n_iter >= max_iter:
             break
         step *= min(1.0, MAX_STEP / max(np.max(np.abs(step)), 1e-300))
-        for _ in range(MAX_HALVINGS + 1):
-            trial = evaluate(design, point.theta + step)
+        for halvings in range(MAX_HALVINGS + 1):
+            trial = evaluate(design, point.theta + step * 0.5**halvings)
             if trial.value >= point.value:
                 break
-            step *= 0.5
         else:
-            reason = "no increase"
-            break
+            # Near the maximum l* is flat to its rounding, and a halving's comparison is
+            # noise: short of tol, the full Newton step is kept if it leaves l* within that
+            # rounding and shrinks the score (the weighted and the repeated rows of one
+            # problem stalled at 1.3e-8 and 1e-8 apart without it). At tol, no increase
+            # is convergence (below).
+            trial = evaluate(design, point.theta + step)
+            slack = 4 * (len(design.y) + len(step)) * np.finfo(float).eps * abs(point.value)
+            trial_crit = float(np.max(np.abs(to_units @ trial.score), initial=0.0)) / total
+            if crit <= tol or not (trial.value >= point.value - slack and trial_crit < crit):
+                reason = "no increase"
+                break
         point, n_iter = trial, n_iter + 1
         history.append(-point.value / total)
     converged = reason == "converged" or (reason == "no increase" and crit <= tol)
