@@ -221,22 +221,23 @@ def maximize(design, theta0, tol, max_iter, basis=None, anchor=None) -> FirthRes
         if n_iter >= max_iter:
             break
         step *= min(1.0, MAX_STEP / max(np.max(np.abs(step)), 1e-300))
-        for halvings in range(MAX_HALVINGS + 1):
+        full = trial = evaluate(design, point.theta + step)
+        halvings = 0
+        while trial.value < point.value and halvings < MAX_HALVINGS:
+            halvings += 1
             trial = evaluate(design, point.theta + step * 0.5**halvings)
-            if trial.value >= point.value:
-                break
-        else:
+        if trial.value < point.value:
             # Near the maximum l* is flat to its rounding, and a halving's comparison is
             # noise: short of tol, the full Newton step is kept if it leaves l* within that
             # rounding and shrinks the score (the weighted and the repeated rows of one
             # problem stalled at 1.3e-8 and 1e-8 apart without it). At tol, no increase
             # is convergence (below).
-            trial = evaluate(design, point.theta + step)
             slack = 4 * (len(design.y) + len(step)) * np.finfo(float).eps * abs(point.value)
-            trial_crit = float(np.max(np.abs(to_units @ trial.score), initial=0.0)) / total
-            if crit <= tol or not (trial.value >= point.value - slack and trial_crit < crit):
+            full_crit = float(np.max(np.abs(to_units @ full.score), initial=0.0)) / total
+            if crit <= tol or not (full.value >= point.value - slack and full_crit < crit):
                 reason = "no increase"
                 break
+            trial = full
         point, n_iter = trial, n_iter + 1
         history.append(-point.value / total)
     converged = reason == "converged" or (reason == "no increase" and crit <= tol)

@@ -69,8 +69,7 @@ class GramMatrices:
         z = self.scores(coef)
         p = self.n_params
         width = self.n_features + self.fit_intercept
-        scratch_rows = min(self._chunk_rows(8 * p), max(self.n_samples, 1))
-        scratch = np.empty((scratch_rows, p)) if self.n_scores > 1 else None
+        scratch = np.empty((self._chunk_rows(8 * p), p)) if self.n_scores > 1 else None
         if working_precision and self.n_scores == 1 and self.X.dtype == np.float32:
             return self._accumulate_binary_hessian_float32(z, column_scale, hess)
         if self.n_scores == 1:
@@ -166,8 +165,10 @@ class GramMatrices:
 
     # -- row chunks -----------------------------------------------------------------------
     def _chunk_rows(self, bytes_per_row: int) -> int:
-        """Rows per chunk so that a chunk's scratch stays cache sized."""
-        return max(64, _CHUNK_BYTES // max(bytes_per_row, 1))
+        """Rows per chunk so that a chunk's scratch stays cache sized, and no more rows
+        than X has: a chunk-sized scratch for small X (2 MB against breast cancer's
+        140 KB) is a fresh mapping and its page faults at every Hessian."""
+        return min(max(64, _CHUNK_BYTES // max(bytes_per_row, 1)), max(self.n_samples, 1))
 
     def _row_slices(self, bytes_per_row: int) -> Iterator[slice]:
         step = self._chunk_rows(bytes_per_row)
@@ -190,10 +191,7 @@ class GramMatrices:
         d = self.n_features
         width = d + self.fit_intercept
         bytes_per_row = np.dtype(dtype).itemsize * width + extra_bytes_per_row
-        # No more rows than X has: a chunk-sized buffer for small X (2 MB against
-        # breast cancer's 140 KB) is a fresh mapping and page faults at every Hessian.
-        n_rows = max(1, min(self._chunk_rows(bytes_per_row), self.n_samples))
-        scratch = np.empty((n_rows, width), dtype=dtype)
+        scratch = np.empty((self._chunk_rows(bytes_per_row), width), dtype=dtype)
         if row_factor is not None and len(scratch) >= self.n_samples:
             # Small data, one chunk: [X / column_scale, 1] is kept between calls (Newton
             # asks for it at every iteration), so a chunk is one product with the factor.
