@@ -17,7 +17,7 @@ its capsules at import: no BLAS headers or scipy are needed to build this module
 
 from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 from cython cimport floating
-from libc.math cimport exp, log1p
+from libc.math cimport exp, fabs, log1p, sqrt
 from libc.stdlib cimport free, malloc
 
 import numpy as np
@@ -30,6 +30,12 @@ ctypedef void (*dgemv_t)(
 ctypedef void (*sgemv_t)(
     char *, int *, int *, float *, float *, int *, float *, int *, float *, float *, int *,
 ) noexcept nogil
+ctypedef void (*dsyrk_t)(
+    char *, char *, int *, int *, double *, double *, int *, double *, double *, int *,
+) noexcept nogil
+ctypedef void (*ssyrk_t)(
+    char *, char *, int *, int *, float *, float *, int *, float *, float *, int *,
+) noexcept nogil
 
 
 cdef void *_blas(name: str) except NULL:
@@ -39,16 +45,22 @@ cdef void *_blas(name: str) except NULL:
 
 cdef dgemv_t _dgemv = <dgemv_t>_blas("dgemv")
 cdef sgemv_t _sgemv = <sgemv_t>_blas("sgemv")
+cdef dsyrk_t _dsyrk = <dsyrk_t>_blas("dsyrk")
+cdef ssyrk_t _ssyrk = <ssyrk_t>_blas("ssyrk")
 
 
 cdef inline void _gemv(
     char *transpose, int n_cols, int n_rows, const floating *matrix, const floating *vector,
-    floating beta, floating *out,
+    floating beta, floating *out, int lead=0,
 ) noexcept nogil:
     """``out = M^T v + beta out`` ('T') or ``out = M v + beta out`` ('N'), where ``M`` is
-    the column-major ``n_cols x n_rows`` matrix that a C-ordered block of rows is."""
+    the column-major ``n_cols x n_rows`` matrix that a C-ordered block of rows is (rows
+    ``lead`` elements apart: more than ``n_cols`` for a strided row subsample)."""
     cdef int one = 1
-    cdef int lead = n_cols if n_cols > 1 else 1
+    if lead < n_cols:
+        lead = n_cols
+    if lead < 1:
+        lead = 1
     cdef floating alpha = 1.0
     if floating is double:
         _dgemv(transpose, &n_cols, &n_rows, &alpha, <double *>matrix, &lead,
@@ -221,3 +233,133 @@ def weighted_moments(
                 total += chunk_total
             start = stop
     return total, mean_out, square_out
+
+
+def binary_hessian(
+    const floating[:, :] X,
+    const double[::1] weight,
+    const floating[::1] weights,
+    double intercept,
+    const double[::1] inverse_scale,
+    bint fit_intercept,
+    bint single,
+    double[::1, :] hess,
+    Py_ssize_t chunk_rows,
+):
+    """Add the upper triangle of ``sum_i omega_i sigma(z_i) sigma(-z_i) xa_i xa_i^T`` to
+    ``hess``: the Hessian of eq. 5.23's mean loss for two classes, ``xa_i`` row i of
+    ``[X / scale, 1]`` (the 1 only with ``fit_intercept``).
+
+    Per chunk of rows, in one call without the GIL: the scores ``z_i = x_i . w + b`` by
+    BLAS ``gemv`` (rows may be a strided subsample: ``lda`` is their stride), the rows of
+    ``sqrt(omega_i sigma sigma') xa_i`` written into a cache-sized scratch, and one
+    ``syrk`` of it. The scale is applied before squaring, so huge columns do not overflow.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+        Columns contiguous; rows any positive multiple of the item size apart.
+    weight : ndarray of shape (n_samples,)
+        Each row's weight ``omega_i``.
+    weights : ndarray of shape (n_features,), X's dtype
+        ``w``.
+    intercept : float
+        ``b``.
+    inverse_scale : ndarray of shape (n_features,)
+        ``1 / scale`` (ones for X's own units).
+    fit_intercept : bool
+        Whether ``xa`` ends with a 1.
+    single : bool
+        float32 X only: the scratch and ``syrk`` in float32 (half of double's time), each
+        chunk's sum added in float64; else both in float64.
+    hess : ndarray of shape (width, width), Fortran-ordered float64
+        ``width = n_features + fit_intercept``; its upper triangle is added to.
+    chunk_rows : int
+        Rows per chunk (from X's shape only, so the bits do not depend on threads).
+    """
+    cdef Py_ssize_t n_samples = X.shape[0], n_features = X.shape[1]
+    cdef Py_ssize_t width = n_features + (1 if fit_intercept else 0)
+    cdef Py_ssize_t start = 0, stop, i, j, k
+    cdef Py_ssize_t row_step = X.strides[0] // sizeof(floating) if n_samples > 1 else n_features
+    cdef int rows, lead, n_width = <int>width, ld_hess
+    cdef char *upper = b"U"
+    cdef char *plain = b"N"
+    cdef double one = 1.0, root, e
+    cdef float single_one = 1.0, single_zero = 0.0
+    cdef floating *scores = NULL
+    cdef double *scratch = NULL
+    cdef float *single_scratch = NULL
+    cdef float *partial = NULL
+    cdef const floating *row
+    cdef bint use_single = single and floating is float
+    if weight.shape[0] != n_samples or weights.shape[0] != n_features:
+        raise ValueError(
+            f"lengths: X is {n_samples} x {n_features}, weight {weight.shape[0]}, "
+            f"weights {weights.shape[0]}"
+        )
+    if inverse_scale.shape[0] != n_features or hess.shape[0] != width or hess.shape[1] != width:
+        raise ValueError(
+            f"shapes: {n_features} features, inverse_scale {inverse_scale.shape[0]}, "
+            f"hess {hess.shape[0]} x {hess.shape[1]}"
+        )
+    if n_samples == 0 or width == 0:
+        return
+    if n_features > 1 and X.strides[1] != sizeof(floating):
+        raise ValueError("X's columns must be contiguous")
+    if X.strides[0] % sizeof(floating) or row_step < n_features:
+        raise ValueError("X's rows must be a positive multiple of the item size apart")
+    if not 0 < chunk_rows < 2**31 or row_step >= 2**31:
+        raise ValueError(f"chunk_rows={chunk_rows}, row stride {row_step}: out of range")
+    lead = <int>max(row_step, 1)
+    ld_hess = <int>hess.strides[1] // sizeof(double)
+    scores = <floating *>malloc(chunk_rows * sizeof(floating))
+    if use_single:
+        single_scratch = <float *>malloc(chunk_rows * width * sizeof(float))
+        partial = <float *>malloc(width * width * sizeof(float))
+    else:
+        scratch = <double *>malloc(chunk_rows * width * sizeof(double))
+    if scores == NULL or (scratch == NULL and (single_scratch == NULL or partial == NULL)):
+        free(scores)
+        free(scratch)
+        free(single_scratch)
+        free(partial)
+        raise MemoryError()
+    with nogil:
+        while start < n_samples:
+            stop = min(start + chunk_rows, n_samples)
+            rows = <int>(stop - start)
+            if n_features > 0:
+                _gemv(b"T", <int>n_features, rows, &X[start, 0], &weights[0], 0.0, scores,
+                      lead)
+            else:
+                for i in range(rows):
+                    scores[i] = 0.0
+            for i in range(rows):
+                # sigma(z) sigma(-z) = e / (1 + e)^2, e = exp(-|z|): exact for huge |z|.
+                e = exp(-fabs(scores[i] + intercept))
+                root = sqrt(weight[start + i] * e) / (1.0 + e)
+                row = &X[start + i, 0] if n_features > 0 else NULL
+                if use_single:
+                    for j in range(n_features):
+                        single_scratch[i * width + j] = <float>(row[j] * inverse_scale[j] * root)
+                    if fit_intercept:
+                        single_scratch[i * width + n_features] = <float>root
+                else:
+                    for j in range(n_features):
+                        scratch[i * width + j] = row[j] * inverse_scale[j] * root
+                    if fit_intercept:
+                        scratch[i * width + n_features] = root
+            if use_single:
+                _ssyrk(upper, plain, &n_width, &rows, &single_one, single_scratch, &n_width,
+                       &single_zero, partial, &n_width)
+                for k in range(width):
+                    for j in range(k + 1):
+                        hess[j, k] += partial[k * width + j]
+            else:
+                _dsyrk(upper, plain, &n_width, &rows, &one, scratch, &n_width, &one,
+                       &hess[0, 0], &ld_hess)
+            start = stop
+    free(scores)
+    free(scratch)
+    free(single_scratch)
+    free(partial)

@@ -33,14 +33,24 @@ CHUNK_BYTES = 2**20
 MIN_ROWS = 256
 
 
-def compiled_reads(X) -> bool:
+def compiled_reads(X, *, strided_rows: bool = False) -> bool:
     """Whether :mod:`celr._dense_kernel` reads X: a C-ordered float32 or float64 array
-    with rows (not sparse, not a strided row subsample)."""
-    return (
+    with rows (not sparse); with ``strided_rows``, also rows a multiple of the item size
+    apart with contiguous columns (a row subsample ``X[::k]``, which the Hessian reads)."""
+    if not (
         isinstance(X, np.ndarray)
-        and X.flags.c_contiguous
+        and X.ndim == 2
         and X.dtype in (np.float32, np.float64)
         and X.shape[0] > 0
+    ):
+        return False
+    if X.flags.c_contiguous or not strided_rows:
+        return bool(X.flags.c_contiguous)
+    row_stride, column_stride = X.strides
+    return (
+        (X.shape[1] <= 1 or column_stride == X.itemsize)
+        and row_stride >= X.itemsize * X.shape[1]
+        and row_stride % X.itemsize == 0
     )
 
 

@@ -15,6 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import dsyrk, ssyrk
 
+from celr._dense_kernel import binary_hessian
+from celr._fused import KERNEL_CHUNK_BYTES, compiled_reads
 from celr._loss import binary_hessian_weight, softmax
 
 # Row chunks are sized so their float64 scratch stays in cache (measured: 32 MB chunks made
@@ -66,6 +68,10 @@ class GramMatrices:
         ``hess`` is a Fortran-ordered (n_params, n_params) float64 array; row blocks of a
         larger problem add into one per thread instead of allocating their own.
         """
+        if self.n_scores == 1 and compiled_reads(self.X, strided_rows=True):
+            return self._accumulate_binary_hessian_compiled(
+                coef, column_scale, hess, working_precision
+            )
         z = self.scores(coef)
         p = self.n_params
         width = self.n_features + self.fit_intercept
@@ -95,11 +101,33 @@ class GramMatrices:
                 )
         return hess
 
+    def _accumulate_binary_hessian_compiled(
+        self, coef: np.ndarray, column_scale, hess: np.ndarray, working_precision: bool
+    ) -> np.ndarray:
+        """The binary Hessian of dense rows (a strided row subsample too) by
+        :func:`celr._dense_kernel.binary_hessian`: scores, row factors, scaled rows and
+        ``syrk`` per chunk in one call without the GIL, so two threads' row blocks run side
+        by side (numpy's chunks held it between calls). Measured on the 125,000 x 101 rows
+        a 500,000-row fit's Newton Hessian reads, one thread: 128-131 ms -> 57-74 ms."""
+        X = self.X
+        single = working_precision and X.dtype == np.float32
+        width = self.n_features + self.fit_intercept
+        weights, intercept = self.unpack(coef)
+        inverse_scale = np.ones(self.n_features) if column_scale is None else 1.0 / column_scale
+        chunk_rows = self._chunk_rows((4 if single else 8) * width, KERNEL_CHUNK_BYTES)
+        binary_hessian(
+            X, np.ascontiguousarray(self.normalized_weight),
+            np.ascontiguousarray(weights[0], dtype=X.dtype), float(intercept[0]),
+            np.ascontiguousarray(inverse_scale, dtype=np.float64), self.fit_intercept,
+            single, hess, chunk_rows,
+        )  # fmt: skip
+        return hess
+
     def _accumulate_binary_hessian_float32(self, z, column_scale, hess: np.ndarray):
-        """The binary Hessian of float32 data by single-precision ``syrk`` per chunk (half
-        of double's time, and no float64 copy of the chunk), each chunk's sum added into
-        the float64 total. Its rounding, a few thousand float32 terms per chunk, is far
-        below what a Newton direction needs; the gradient is float32's already."""
+        """The binary Hessian of float32 sparse rows by single-precision ``syrk`` per chunk
+        (half of double's time, and no float64 copy of the chunk), each chunk's sum added
+        into the float64 total. Its rounding, a few thousand float32 terms per chunk, is
+        far below what a Newton direction needs; the gradient is float32's already."""
         partial = np.zeros_like(hess, dtype=np.float32)
         width = self.n_features + self.fit_intercept
         for rows, chunk in self._augmented_chunks(
@@ -164,11 +192,11 @@ class GramMatrices:
         return sums
 
     # -- row chunks -----------------------------------------------------------------------
-    def _chunk_rows(self, bytes_per_row: int) -> int:
+    def _chunk_rows(self, bytes_per_row: int, chunk_bytes: int = _CHUNK_BYTES) -> int:
         """Rows per chunk so that a chunk's scratch stays cache sized, and no more rows
         than X has: a chunk-sized scratch for small X (2 MB against breast cancer's
         140 KB) is a fresh mapping and its page faults at every Hessian."""
-        return min(max(64, _CHUNK_BYTES // max(bytes_per_row, 1)), max(self.n_samples, 1))
+        return min(max(64, chunk_bytes // max(bytes_per_row, 1)), max(self.n_samples, 1))
 
     def _row_slices(self, bytes_per_row: int) -> Iterator[slice]:
         step = self._chunk_rows(bytes_per_row)
