@@ -1,0 +1,54 @@
+"""Integer labels are encoded by counting (celr._inputs._integer_label_codes): the same
+classes and codes as np.unique(return_inverse=True), for every integer dtype and range,
+and scikit-learn's warning where more than half the rows have a class of their own."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays, integer_dtypes, unsigned_integer_dtypes
+
+from celr import CrossEntropyLogisticRegression
+from celr._inputs import _integer_label_codes, encode_targets
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(st.one_of(integer_dtypes(), unsigned_integer_dtypes()), st.integers(1, 60)))
+def test_counted_codes_are_numpys_unique(y):
+    counted = _integer_label_codes(y)
+    classes, codes = np.unique(y, return_inverse=True)
+    if counted is None:  # a range wider than the rows: numpy's unique is used instead
+        assert int(y.max()) - int(y.min()) >= len(y)
+        return
+    assert counted[0].dtype == y.dtype
+    np.testing.assert_array_equal(counted[0], classes)
+    np.testing.assert_array_equal(counted[1], codes)
+
+
+@pytest.mark.parametrize(
+    "y",
+    [np.array([0.0, 1.0]), np.array([True, False]), np.array(["a", "b"]), np.zeros((2, 1), int)],
+)
+def test_other_labels_are_left_to_numpy(y):
+    assert _integer_label_codes(y) is None
+
+
+def test_extreme_integers_do_not_wrap():
+    y = np.array([np.iinfo(np.int64).min, np.iinfo(np.int64).max])
+    assert _integer_label_codes(y) is None  # the range does not fit
+    y = np.array([-128, 127, 0] * 100, dtype=np.int8)  # y - min would wrap in int8
+    classes, codes = _integer_label_codes(y)
+    assert classes.tolist() == [-128, 0, 127] and codes[:3].tolist() == [0, 2, 1]
+
+
+def test_many_classes_still_get_scikit_learns_warning():
+    y = np.arange(30)  # 30 classes in 30 rows: scikit-learn warns of a regression target
+    with pytest.warns(UserWarning, match="greater than 50%"):
+        encode_targets(y, None, None)
+
+
+def test_one_weighted_class_is_refused():
+    with pytest.raises(ValueError, match="Only one class has positive sample_weight"):
+        CrossEntropyLogisticRegression().fit(np.eye(3), [0, 1, 1], sample_weight=[0.0, 1.0, 1.0])
