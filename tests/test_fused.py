@@ -1,14 +1,14 @@
-"""The one-pass value and gradient of dense rows (celr._fused and its compiled pass for two
-classes, celr._dense_kernel) against the independent reference, within their rounding
-bounds, and the textbook's worked numbers."""
+"""The one-pass value and gradient of dense rows (celr._fused and its compiled passes for two
+and K classes, celr._dense_kernel) against the independent reference, within their
+rounding bounds, and the textbook's worked numbers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from celr._dense_kernel import binary_value_grad
-from celr._fused import KERNEL_CHUNK_BYTES, fused_rows, kernel_rows
+from celr._dense_kernel import binary_value_grad, multinomial_value_grad
+from celr._fused import KERNEL_CHUNK_BYTES, kernel_rows
 from celr._objective import LogisticObjective
 from tests.conftest import reference_loss
 
@@ -17,14 +17,13 @@ from tests.conftest import reference_loss
 @pytest.mark.parametrize("n_classes", [2, 4])
 def test_fused_value_grad_matches_the_reference(n_classes, dtype):
     rng = np.random.default_rng(0)
-    # Chunks of 60 columns: numpy's (K classes) 1 MB, 2184 (float64) or 4369 rows, 2-3
-    # chunks; the compiled pass's (two classes) 256 KB, 546 or 1092 rows, 6-11 chunks.
+    # Chunks of 60 columns, 256 KB: 546 (float64) or 1092 rows, 6-11 chunks.
     n, d = 6000, 60
     X = (rng.normal(size=(n, d)) * rng.uniform(0.1, 10, d)).astype(dtype)
     y = rng.integers(0, n_classes, n)
     w = rng.uniform(0, 2, n)
     objective = LogisticObjective(X, y, w, n_classes, True)
-    chunk_rows = objective._kernel_rows if n_classes == 2 else objective._fused_rows
+    chunk_rows = objective._kernel_rows
     assert chunk_rows is not None and chunk_rows < n
     n_scores = objective.n_scores
     coef = rng.normal(scale=0.1, size=objective.n_params)
@@ -45,25 +44,15 @@ def test_fused_value_grad_matches_the_reference(n_classes, dtype):
     assert np.all(np.abs(got_b - ref_b) <= (n + d + 4) * u * (1 + sizes.max()))
 
 
-def test_only_c_ordered_dense_rows_of_several_chunks_are_fused():
-    X = np.zeros((10_000, 50))
-    assert fused_rows(X) == 2**20 // (8 * 50)
-    assert fused_rows(X[::2]) is None  # a strided subsample
-    assert fused_rows(np.asfortranarray(X)) is None
-    assert fused_rows(X[:100]) is None  # one chunk
-    assert fused_rows(np.zeros((10_000, 2_000))) is None  # chunks too short to pay
-
-
-def test_only_two_classes_of_c_ordered_float_rows_take_the_compiled_pass():
+def test_only_c_ordered_float_rows_take_the_compiled_pass():
     X = np.zeros((100, 50))
-    assert kernel_rows(X, 1) == KERNEL_CHUNK_BYTES // (8 * 50)
-    assert kernel_rows(X.astype(np.float32), 1) == KERNEL_CHUNK_BYTES // (4 * 50)
-    assert kernel_rows(np.zeros((10, 10**6)), 1) == 1  # a row wider than a chunk
-    assert kernel_rows(X, 3) is None
-    assert kernel_rows(X[::2], 1) is None
-    assert kernel_rows(np.asfortranarray(X), 1) is None
-    assert kernel_rows(X.astype(np.float16), 1) is None
-    assert kernel_rows(np.zeros((0, 5)), 1) is None
+    assert kernel_rows(X) == KERNEL_CHUNK_BYTES // (8 * 50)
+    assert kernel_rows(X.astype(np.float32)) == KERNEL_CHUNK_BYTES // (4 * 50)
+    assert kernel_rows(np.zeros((10, 10**6))) == 1  # a row wider than a chunk
+    assert kernel_rows(X[::2]) is None
+    assert kernel_rows(np.asfortranarray(X)) is None
+    assert kernel_rows(X.astype(np.float16)) is None
+    assert kernel_rows(np.zeros((0, 5))) is None
 
 
 # The textbook's sentiment example (section 5.2): w . x + b = 0.833, P(+) = 0.70; the loss
@@ -148,3 +137,86 @@ def test_compiled_pass_rejects_bad_sizes(n_rows, n_labels, n_weights, chunk_rows
     X, y = np.zeros((n_rows, 2)), np.ones(n_labels, dtype=np.intp)
     with pytest.raises(ValueError, match=message):
         binary_value_grad(X, y, np.ones(n_rows), np.zeros(n_weights), 0.0, np.zeros(2), chunk_rows)
+
+
+def multinomial(X, y, weight, W, b, chunk_rows):
+    grad_w, grad_b = np.zeros(W.shape), np.zeros(len(b))
+    value = multinomial_value_grad(X, y, weight, W.astype(X.dtype), b, grad_w, grad_b, chunk_rows)
+    return value, grad_w, grad_b
+
+
+def test_multinomial_pass_is_softmax_cross_entropy():
+    # one row whose scores are z itself (x = 1, W = z as a column): the loss is
+    # -log softmax(z)_y and the residual softmax(z) - onehot(y)
+    z = np.array([0.6, 1.1, -1.5, 1.2, 3.2, -1.1])
+    softmax = np.exp(z) / np.exp(z).sum()
+    value, grad_w, grad_b = multinomial(
+        np.ones((1, 1)), np.array([4]), np.ones(1), z[:, None], np.zeros(6), 1
+    )
+    eps = np.finfo(float).eps
+    assert abs(value + np.log(softmax[4])) <= 16 * eps
+    residual = softmax - np.eye(6)[4]
+    np.testing.assert_allclose(grad_b, residual, rtol=16 * eps, atol=16 * eps)
+    np.testing.assert_allclose(grad_w[:, 0], residual, rtol=16 * eps, atol=16 * eps)
+
+
+def test_multinomial_pass_is_finite_and_exact_at_huge_scores():
+    # scores 1000 apart: exp underflows to 0, the loss of the wrong class is the gap itself
+    X = np.array([[1.0], [1.0]])
+    W = np.array([[1000.0], [0.0], [-1000.0]])
+    value, grad_w, grad_b = multinomial(X, np.array([0, 2]), np.ones(2), W, np.zeros(3), 1)
+    assert value == 2000.0  # 0 for the first row, 1000 - (-1000) for the second
+    assert grad_b.tolist() == [1.0, 0.0, -1.0]  # (1, 0, 0) - onehot(2) for the second row
+    assert grad_w[:, 0].tolist() == [1.0, 0.0, -1.0]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_multinomial_pass_chunking_moves_only_rounding(dtype):
+    rng = np.random.default_rng(4)
+    n, d, K = 900, 7, 4
+    X = rng.normal(size=(n, d)).astype(dtype)
+    y = rng.integers(0, K, n)
+    weight = rng.uniform(0, 2, n) / n
+    W, b = rng.normal(size=(K, d)), rng.normal(size=K)
+    results = [multinomial(X, y, weight, W, b, chunk) for chunk in (1, 7, 899, n, 5 * n)]
+    # As for two classes: each sum adds n terms of size at most weight (2 + |z|_max) |x|,
+    # with |z|_max the largest sum of a score's terms' sizes, in X's precision u.
+    u = np.finfo(dtype).eps
+    z_size = (np.abs(X.astype(float)) @ np.abs(W).T + np.abs(b)).max(axis=1)
+    size = weight @ (2 + z_size)
+    size_grad = (weight * (2 + z_size)) @ np.abs(X.astype(float))
+    for value, grad_w, grad_b in results[1:]:
+        assert abs(value - results[0][0]) <= 2 * (n + d + K) * u * size
+        assert np.all(np.abs(grad_b - results[0][2]) <= 2 * (n + d + K) * u * size)
+        assert np.all(np.abs(grad_w - results[0][1]) <= 2 * (n + d + K) * u * size_grad)
+
+
+@pytest.mark.parametrize(
+    "n_labels, n_classes, label, chunk_rows, message",
+    [
+        (2, 3, 0, 1, "lengths"),
+        (3, 3, 3, 1, "not a class code"),  # shifted[y] would be read past its end
+        (3, 3, -1, 1, "not a class code"),
+        (3, 3, 0, 0, "chunk_rows=0"),
+    ],
+)
+def test_multinomial_pass_rejects_bad_sizes(n_labels, n_classes, label, chunk_rows, message):
+    X, y = np.zeros((3, 2)), np.full(n_labels, label, dtype=np.intp)
+    with pytest.raises(ValueError, match=message):
+        multinomial_value_grad(
+            X, y, np.ones(3), np.zeros((n_classes, 2)), np.zeros(n_classes),
+            np.zeros((n_classes, 2)), np.zeros(n_classes), chunk_rows,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_value_alone_is_the_value_of_value_grad(n_classes):
+    # the same pass without its gradient product: the same operations on the value
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(3000, 40))
+    objective = LogisticObjective(
+        X, rng.integers(0, n_classes, 3000), np.ones(3000), n_classes, True
+    )
+    coef = rng.normal(size=objective.n_params)
+    assert objective._kernel_rows is not None
+    assert objective.value(coef) == objective.value_grad(coef)[0]

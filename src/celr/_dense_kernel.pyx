@@ -17,7 +17,7 @@ its capsules at import: no BLAS headers or scipy are needed to build this module
 
 from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 from cython cimport floating
-from libc.math cimport exp, fabs, log1p, sqrt
+from libc.math cimport exp, fabs, log, log1p, sqrt
 from libc.stdlib cimport free, malloc
 
 import numpy as np
@@ -29,6 +29,14 @@ ctypedef void (*dgemv_t)(
 ) noexcept nogil
 ctypedef void (*sgemv_t)(
     char *, int *, int *, float *, float *, int *, float *, int *, float *, float *, int *,
+) noexcept nogil
+ctypedef void (*dgemm_t)(
+    char *, char *, int *, int *, int *, double *, double *, int *, double *, int *,
+    double *, double *, int *,
+) noexcept nogil
+ctypedef void (*sgemm_t)(
+    char *, char *, int *, int *, int *, float *, float *, int *, float *, int *,
+    float *, float *, int *,
 ) noexcept nogil
 ctypedef void (*dsyrk_t)(
     char *, char *, int *, int *, double *, double *, int *, double *, double *, int *,
@@ -45,6 +53,8 @@ cdef void *_blas(name: str) except NULL:
 
 cdef dgemv_t _dgemv = <dgemv_t>_blas("dgemv")
 cdef sgemv_t _sgemv = <sgemv_t>_blas("sgemv")
+cdef dgemm_t _dgemm = <dgemm_t>_blas("dgemm")
+cdef sgemm_t _sgemm = <sgemm_t>_blas("sgemm")
 cdef dsyrk_t _dsyrk = <dsyrk_t>_blas("dsyrk")
 cdef ssyrk_t _ssyrk = <ssyrk_t>_blas("ssyrk")
 
@@ -78,6 +88,7 @@ def binary_value_grad(
     double intercept,
     double[::1] grad,
     Py_ssize_t chunk_rows,
+    bint with_gradient=True,
 ):
     """Add ``sum_i omega_i (sigma(z_i) - y_i) x_i`` to ``grad``; return the weighted loss
     ``sum_i omega_i L_CE(z_i)`` and ``sum_i omega_i (sigma(z_i) - y_i)``.
@@ -104,6 +115,9 @@ def binary_value_grad(
     chunk_rows : int
         Rows per chunk (from X's shape only, so the sums' bits do not depend on the
         thread count).
+    with_gradient : bool
+        False: the value and residual sum only (``grad`` untouched), one product with X
+        per chunk instead of two.
 
     Returns
     -------
@@ -152,7 +166,7 @@ def binary_value_grad(
                 )
                 residual_sum += residual
                 scores[i] = <floating>residual
-            if n_features > 0:
+            if n_features > 0 and with_gradient:
                 if floating is double:
                     _gemv(b"N", <int>n_features, rows, &X[start, 0], scores, 1.0, &grad[0])
                 else:
@@ -163,6 +177,143 @@ def binary_value_grad(
     free(scores)
     free(chunk_grad)
     return value, residual_sum
+
+
+cdef inline void _gemm(
+    char *transa, char *transb, int m, int n, int k, const floating *a, int lda,
+    const floating *b, int ldb, floating beta, floating *c, int ldc,
+) noexcept nogil:
+    """BLAS ``c = op(a) op(b) + beta c``, column-major, in X's precision."""
+    cdef floating alpha = 1.0
+    if floating is double:
+        _dgemm(transa, transb, &m, &n, &k, &alpha, <double *>a, &lda, <double *>b, &ldb,
+               &beta, c, &ldc)
+    else:
+        _sgemm(transa, transb, &m, &n, &k, &alpha, <float *>a, &lda, <float *>b, &ldb,
+               &beta, c, &ldc)
+
+
+def multinomial_value_grad(
+    const floating[:, ::1] X,
+    const Py_ssize_t[::1] y,
+    const double[::1] weight,
+    const floating[:, ::1] weights,
+    const double[::1] intercept,
+    double[:, ::1] grad_w,
+    double[::1] grad_b,
+    Py_ssize_t chunk_rows,
+    bint with_gradient=True,
+):
+    """Add ``sum_i omega_i (softmax(z_i) - onehot(y_i)) x_i^T`` to ``grad_w`` and its row
+    sums to ``grad_b``; return ``sum_i omega_i L_CE(z_i)``, ``L_CE = -log softmax(z_i)_y``
+    (the textbook's cross-entropy with softmax for K classes).
+
+    Per chunk of rows, without the GIL: the scores ``Z = X W^T + b`` by one BLAS ``gemm``
+    in X's dtype, the loss and residual per row in float64 as
+    :func:`celr._loss.multinomial_loss_and_residual` computes them (scores shifted by
+    their row maximum: no overflow, no ``log 0``), and the gradient ``R^T X`` by a second
+    ``gemm`` while the chunk is in cache, added to ``grad_w`` in float64.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), C-ordered float32 or float64
+    y : ndarray of shape (n_samples,), intp
+        Class codes in ``[0, K)``.
+    weight : ndarray of shape (n_samples,)
+    weights : ndarray of shape (K, n_features), C-ordered, X's dtype
+    intercept : ndarray of shape (K,)
+    grad_w : ndarray of shape (K, n_features), float64, added to
+    grad_b : ndarray of shape (K,), float64, added to
+    chunk_rows : int
+    with_gradient : bool
+        False: the value only (``grad_w`` and ``grad_b`` untouched).
+    """
+    cdef Py_ssize_t n_samples = X.shape[0], n_features = X.shape[1]
+    cdef Py_ssize_t n_classes = weights.shape[0]
+    cdef Py_ssize_t start = 0, stop, i, k, j
+    cdef int rows, n_k = <int>n_classes, n_p = <int>n_features
+    cdef Py_ssize_t label
+    cdef double value = 0.0, top, norm, w_i, label_score, residual
+    cdef floating *scores = NULL
+    cdef floating *chunk_grad = NULL
+    cdef double *shifted = NULL
+    if y.shape[0] != n_samples or weight.shape[0] != n_samples:
+        raise ValueError(f"lengths: X has {n_samples} rows, y {y.shape[0]}, weight {weight.shape[0]}")
+    if (
+        weights.shape[1] != n_features or grad_w.shape[0] != n_classes
+        or grad_w.shape[1] != n_features or intercept.shape[0] != n_classes
+        or grad_b.shape[0] != n_classes
+    ):
+        raise ValueError(
+            f"shapes: X has {n_features} columns; weights {weights.shape[0]} x "
+            f"{weights.shape[1]}, grad_w {grad_w.shape[0]} x {grad_w.shape[1]}, intercept "
+            f"{intercept.shape[0]}, grad_b {grad_b.shape[0]}"
+        )
+    if n_samples == 0:
+        return 0.0
+    if n_classes < 1 or not 0 < chunk_rows < 2**31 or n_features >= 2**31:
+        raise ValueError(f"chunk_rows={chunk_rows}, {n_classes} classes: out of range")
+    for i in range(n_samples):
+        if not 0 <= y[i] < n_classes:
+            raise ValueError(f"y[{i}] = {y[i]} is not a class code in [0, {n_classes})")
+    scores = <floating *>malloc(chunk_rows * n_classes * sizeof(floating))
+    shifted = <double *>malloc(n_classes * sizeof(double))
+    if floating is float:
+        chunk_grad = <floating *>malloc(max(n_classes * n_features, 1) * sizeof(floating))
+    if scores == NULL or shifted == NULL or (floating is float and chunk_grad == NULL):
+        free(scores)
+        free(shifted)
+        free(chunk_grad)
+        raise MemoryError()
+    with nogil:
+        while start < n_samples:
+            stop = min(start + chunk_rows, n_samples)
+            rows = <int>(stop - start)
+            if n_features > 0:
+                # Z^T (K x rows, column-major) = W (K x p) X_chunk^T: a C-ordered (K, p) W
+                # is W^T column-major, lda p; the chunk is X_chunk^T, ldb p.
+                _gemm(b"T", b"N", n_k, rows, n_p, &weights[0, 0], n_p, &X[start, 0], n_p,
+                      0.0, scores, n_k)
+            else:
+                for i in range(rows * n_classes):
+                    scores[i] = 0.0
+            for i in range(rows):
+                w_i = weight[start + i]
+                top = scores[i * n_classes] + intercept[0]
+                for k in range(n_classes):
+                    shifted[k] = scores[i * n_classes + k] + intercept[k]
+                    if shifted[k] > top:
+                        top = shifted[k]
+                label = y[start + i]
+                label_score = shifted[label] - top
+                norm = 0.0
+                for k in range(n_classes):
+                    shifted[k] = exp(shifted[k] - top)
+                    norm += shifted[k]
+                value += w_i * (log(norm) - label_score)
+                if not with_gradient:
+                    continue
+                for k in range(n_classes):
+                    residual = w_i * (shifted[k] / norm - (1.0 if k == label else 0.0))
+                    grad_b[k] += residual
+                    scores[i * n_classes + k] = <floating>residual
+            if n_features > 0 and with_gradient:
+                # G^T (p x K, column-major) += X_chunk^T (p x rows) R (rows x K): R is
+                # C-ordered (rows, K), so R^T column-major with ldb K, transposed.
+                if floating is double:
+                    _gemm(b"N", b"T", n_p, n_k, rows, &X[start, 0], n_p, scores, n_k, 1.0,
+                          &grad_w[0, 0], n_p)
+                else:
+                    _gemm(b"N", b"T", n_p, n_k, rows, &X[start, 0], n_p, scores, n_k, 0.0,
+                          chunk_grad, n_p)
+                    for k in range(n_classes):
+                        for j in range(n_features):
+                            grad_w[k, j] += chunk_grad[k * n_features + j]
+            start = stop
+    free(scores)
+    free(shifted)
+    free(chunk_grad)
+    return value
 
 
 def weighted_moments(

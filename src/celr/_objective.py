@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from celr._column_stats import entry_chunks, weighted_center_scale
 from celr._curvature import STEP_SAMPLE_ROWS, mini_batch_smoothness
-from celr._fused import fused_rows, fused_value_grad, kernel_rows, kernel_value_grad
+from celr._fused import kernel_rows, kernel_value, kernel_value_grad
 from celr._gram import GramMatrices
 from celr._loss import (
     binary_hessian_weight,
@@ -171,8 +171,7 @@ class LogisticObjective(GramMatrices, CoefLayout):
         self._mean: np.ndarray | None = None
         self._csr_rows: tuple | None = None
         self._subsamples: dict[int, LogisticObjective] = {}
-        self._kernel_rows = kernel_rows(X, self.n_scores)
-        self._fused_rows = fused_rows(X) if self._kernel_rows is None else None
+        self._kernel_rows = kernel_rows(X)
         # Relative precision of a value computed from products in X's dtype.
         self.precision = float(np.finfo(X.dtype).eps)
 
@@ -284,6 +283,8 @@ class LogisticObjective(GramMatrices, CoefLayout):
 
     def value(self, coef: np.ndarray) -> float:
         """Mean weighted cross-entropy ``f_data`` at ``coef``."""
+        if self._kernel_rows is not None:
+            return kernel_value(self, coef, self._kernel_rows)
         loss, _ = self._pointwise(self.scores(coef))
         return float(loss @ self.normalized_weight)
 
@@ -296,8 +297,6 @@ class LogisticObjective(GramMatrices, CoefLayout):
         """
         if self._kernel_rows is not None:
             return kernel_value_grad(self, coef, self._kernel_rows)
-        if self._fused_rows is not None:
-            return fused_value_grad(self, coef, self._fused_rows)
         loss, residual = self._pointwise(self.scores(coef))
         value = float(loss @ self.normalized_weight)
         residual *= (
