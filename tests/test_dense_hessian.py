@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from celr._dense_kernel import binary_hessian
+from celr._dense_kernel import binary_hessian, multinomial_hessian
 from celr._fused import compiled_reads
 from celr._objective import LogisticObjective
 
@@ -132,3 +132,69 @@ def test_objective_hessian_reads_strided_rows_through_the_kernel():
     bound = 2 * relative_bound(X[::4], coef[:5], coef[5], 500, np.float64) * sizes
     for hess in (sub.hessian(coef), copy.hessian(coef)):
         assert np.all(np.abs(hess - exact) <= bound)
+
+
+def reference_multinomial_hessian(X, weight, W, b, inverse_scale, fit_intercept):
+    """Block (k, l) = sum_i omega_i (p_ik delta_kl - p_ik p_il) xa_i xa_i^T, by einsum in
+    float64, and the same sum of the terms' sizes."""
+    X = np.asarray(X, dtype=np.float64)
+    z = X @ W.T + b
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    Xa = X * inverse_scale
+    if fit_intercept:
+        Xa = np.column_stack([Xa, np.ones(len(X))])
+    K, width = len(b), Xa.shape[1]
+    curvature = weight[:, None, None] * (
+        np.einsum("ik,kl->ikl", p, np.eye(K)) - p[:, :, None] * p[:, None, :]
+    )
+    hess = np.einsum("ikl,ia,ib->kalb", curvature, Xa, Xa).reshape(K * width, K * width)
+    sizes = np.einsum("ikl,ia,ib->kalb", np.abs(curvature), np.abs(Xa), np.abs(Xa))
+    return hess, sizes.reshape(K * width, K * width)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_multinomial_hessian_matches_the_reference(dtype, fit_intercept, stride):
+    rng = np.random.default_rng(3)
+    n, d, K, chunk_rows = 400, 4, 3, 64
+    X = (rng.normal(size=(stride * n, d)) * rng.uniform(0.1, 10, d)).astype(dtype)[::stride]
+    weight = rng.uniform(0, 2, n) / n
+    W, b = rng.normal(scale=0.3, size=(K, d)), rng.normal(size=K)
+    inverse_scale = 1.0 / rng.uniform(0.1, 10, d)
+    size = K * (d + fit_intercept)
+    got = np.zeros((size, size), order="F")
+    multinomial_hessian(
+        X, weight, W.astype(dtype), b, inverse_scale, fit_intercept, got, chunk_rows
+    )
+    exact, sizes = reference_multinomial_hessian(
+        X, weight, W.astype(dtype), b, inverse_scale, fit_intercept
+    )
+    upper = np.triu_indices(size)
+    assert np.all(np.tril(got, -1) == 0.0)
+    # As for two classes (float64 scratch), plus the softmax's few roundings per p_ik and
+    # its derivative: |dp/dz| <= 1 on each score, so (d + 2) u_X |z| again per factor.
+    bound = 2 * relative_bound(X, np.abs(W).max(axis=0), np.abs(b).max(), chunk_rows, np.float64)
+    assert np.all(
+        np.abs(got[upper] - exact[upper]) <= (bound + 16 * np.finfo(float).eps) * sizes[upper]
+    )
+
+
+def test_multinomial_hessian_is_finite_at_huge_scores():
+    X = np.array([[1.0], [-1.0]])
+    W = np.array([[1000.0], [0.0], [-1000.0]])
+    got = np.zeros((6, 6), order="F")
+    multinomial_hessian(X, np.ones(2), W, np.zeros(3), np.ones(1), True, got, 1)
+    assert np.all(got == 0.0)  # every row's softmax is a one-hot: p_k (1 - p_k) = 0
+
+
+@pytest.mark.parametrize("hess_size, message", [(5, "shapes"), (6, None)])
+def test_multinomial_hessian_rejects_bad_sizes(hess_size, message):
+    hess = np.zeros((hess_size, hess_size), order="F")
+    args = (np.zeros((3, 2)), np.ones(3), np.zeros((2, 2)), np.zeros(2), np.ones(2), True, hess, 2)
+    if message is None:
+        multinomial_hessian(*args)  # 2 classes x (2 features + 1)
+        return
+    with pytest.raises(ValueError, match=message):
+        multinomial_hessian(*args)
