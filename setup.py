@@ -1,9 +1,11 @@
 """The compiled part of celr: everything else is in pyproject.toml.
 
-Two Cython extensions, built by ``pip install`` (no compiler is needed at run time and
+Three Cython extensions, built by ``pip install`` (no compiler is needed at run time and
 nothing is compiled on a user's first call): ``celr._sgd_kernel``, the SGD pass over
-sparse rows, and ``celr._dense_kernel``, a two-class value and gradient over dense rows
-in one pass without the GIL (their module docstrings say why numpy cannot do either).
+sparse rows; ``celr._dense_kernel``, the value and gradient over dense rows in one pass
+without the GIL, and the columns' moments; ``celr._hessian_kernel``, the Hessian over
+dense rows (their module docstrings say why numpy cannot do these). ``_blas.pxi``, which
+the last two include, reaches scipy's BLAS.
 """
 
 from Cython.Build import cythonize
@@ -14,6 +16,7 @@ setup(
         [
             Extension("celr._sgd_kernel", ["src/celr/_sgd_kernel.pyx"]),
             Extension("celr._dense_kernel", ["src/celr/_dense_kernel.pyx"]),
+            Extension("celr._hessian_kernel", ["src/celr/_hessian_kernel.pyx"]),
         ],
         compiler_directives={"language_level": 3},
     )

@@ -1,5 +1,5 @@
-"""The compiled two-class Hessian of dense rows (celr._dense_kernel.binary_hessian) against
-an independent float64 reference, within its rounding bound; strided row subsamples,
+"""The compiled Hessians of dense rows (celr._hessian_kernel, two and K classes) against
+independent float64 references, within their rounding bounds; strided row subsamples,
 huge scores and bad sizes."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from celr._dense_kernel import binary_hessian, multinomial_hessian
 from celr._fused import compiled_reads
+from celr._hessian_kernel import binary_hessian, multinomial_hessian
 from celr._objective import LogisticObjective
 
 

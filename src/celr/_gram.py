@@ -15,8 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import dsyrk, ssyrk
 
-from celr._dense_kernel import binary_hessian, multinomial_hessian
 from celr._fused import KERNEL_CHUNK_BYTES, compiled_reads
+from celr._hessian_kernel import binary_hessian, multinomial_hessian
 from celr._loss import binary_hessian_weight, softmax
 
 # Row chunks are sized so their float64 scratch stays in cache (measured: 32 MB chunks made
@@ -103,7 +103,7 @@ class GramMatrices:
         self, coef: np.ndarray, column_scale, hess: np.ndarray, working_precision: bool
     ) -> np.ndarray:
         """The Hessian of dense rows (a strided row subsample too) by
-        :func:`celr._dense_kernel.binary_hessian` or ``multinomial_hessian``: scores, row
+        :func:`celr._hessian_kernel.binary_hessian` or ``multinomial_hessian``: scores, row
         factors, scaled rows and ``syrk`` per chunk in one call without the GIL, so two
         threads' row blocks run side by side (numpy's chunks held it between calls).
         Measured on one thread: the 125,000 x 101 rows a 500,000-row binary fit's Newton
