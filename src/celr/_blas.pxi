@@ -4,6 +4,7 @@
 
 from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 from cython cimport floating
+from libc.math cimport exp
 
 from scipy.linalg import cython_blas
 
@@ -76,3 +77,54 @@ cdef inline void _gemm(
     else:
         _sgemm(transa, transb, &m, &n, &k, &alpha, <float *>a, &lda, <float *>b, &ldb,
                &beta, c, &ldc)
+
+
+cdef inline void _chunk_scores(
+    int n_scores, int n_features, int rows, const floating *X, int lead,
+    const floating *weights, floating *scores,
+) noexcept nogil:
+    """The scores of a chunk of ``rows`` rows without intercept, C-ordered (rows,
+    n_scores): ``gemv`` for one score (``weights`` the n_features of w), ``gemm`` for K
+    (``weights`` C-ordered (K, n_features): W^T column-major, and the chunk X^T with
+    leading dimension ``lead``); zeros without features."""
+    cdef Py_ssize_t i
+    if n_features == 0:
+        for i in range(rows * n_scores):
+            scores[i] = 0.0
+    elif n_scores == 1:
+        _gemv(b"T", n_features, rows, X, weights, 0.0, scores, lead)
+    else:
+        _gemm(b"T", b"N", n_scores, rows, n_features, weights, n_features, X, lead, 0.0,
+              scores, n_scores)
+
+
+cdef inline double _softmax_terms(
+    const floating *scores, const double *intercept, Py_ssize_t n_classes, double *terms,
+) noexcept nogil:
+    """``terms[k] = exp(z_k - max z)`` for one row's ``z = scores + intercept`` (no
+    overflow, and the largest term is 1, so no ``log 0``); returns ``max z``. Their sum is
+    the softmax's normaliser in units of ``exp(max z)``."""
+    cdef Py_ssize_t k
+    cdef double top = scores[0] + intercept[0]
+    for k in range(n_classes):
+        terms[k] = scores[k] + intercept[k]
+        if terms[k] > top:
+            top = terms[k]
+    for k in range(n_classes):
+        terms[k] = exp(terms[k] - top)
+    return top
+
+
+cdef int _row_lead(const floating[:, :] X) except -1:
+    """The rows' leading dimension for BLAS (elements from one row to the next): X's
+    columns must be contiguous and its rows a positive multiple of the item size apart
+    (a row subsample ``X[::k]``); ValueError otherwise."""
+    cdef Py_ssize_t n_rows = X.shape[0], n_features = X.shape[1]
+    cdef Py_ssize_t step = X.strides[0] // sizeof(floating) if n_rows > 1 else n_features
+    if n_features > 1 and X.strides[1] != sizeof(floating):
+        raise ValueError("X's columns must be contiguous")
+    if X.strides[0] % sizeof(floating) or step < n_features:
+        raise ValueError("X's rows must be a positive multiple of the item size apart")
+    if step >= 2**31:
+        raise ValueError(f"row stride {step}: out of range")
+    return <int>max(step, 1)

@@ -94,11 +94,8 @@ def binary_value_grad(
         while start < n_samples:
             stop = min(start + chunk_rows, n_samples)
             rows = <int>(stop - start)
-            if n_features > 0:
-                _gemv(b"T", <int>n_features, rows, &X[start, 0], &weights[0], 0.0, scores)
-            else:
-                for i in range(rows):
-                    scores[i] = 0.0
+            _chunk_scores(1, <int>n_features, rows, &X[start, 0], <int>n_features,
+                          &weights[0] if n_features else NULL, scores)
             for i in range(rows):
                 sign = 2.0 * y[start + i] - 1.0
                 margin = sign * (scores[i] + intercept)
@@ -198,27 +195,17 @@ def multinomial_value_grad(
         while start < n_samples:
             stop = min(start + chunk_rows, n_samples)
             rows = <int>(stop - start)
-            if n_features > 0:
-                # Z^T (K x rows, column-major) = W (K x p) X_chunk^T: a C-ordered (K, p) W
-                # is W^T column-major, lda p; the chunk is X_chunk^T, ldb p.
-                _gemm(b"T", b"N", n_k, rows, n_p, &weights[0, 0], n_p, &X[start, 0], n_p,
-                      0.0, scores, n_k)
-            else:
-                for i in range(rows * n_classes):
-                    scores[i] = 0.0
+            _chunk_scores(n_k, n_p, rows, &X[start, 0], n_p,
+                          &weights[0, 0] if n_features else NULL, scores)
             for i in range(rows):
                 w_i = weight[start + i]
-                top = scores[i * n_classes] + intercept[0]
-                for k in range(n_classes):
-                    shifted[k] = scores[i * n_classes + k] + intercept[k]
-                    if shifted[k] > top:
-                        top = shifted[k]
                 label = y[start + i]
-                label_score = shifted[label] - top
+                top = _softmax_terms(&scores[i * n_classes], &intercept[0], n_classes, shifted)
                 norm = 0.0
                 for k in range(n_classes):
-                    shifted[k] = exp(shifted[k] - top)
                     norm += shifted[k]
+                # -log softmax(z)_y = log(sum_k exp(z_k - top)) - (z_y - top)
+                label_score = scores[i * n_classes + label] + intercept[label] - top
                 value += w_i * (log(norm) - label_score)
                 if not with_gradient:
                     continue

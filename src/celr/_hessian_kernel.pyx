@@ -64,7 +64,6 @@ def binary_hessian(
     cdef Py_ssize_t n_samples = X.shape[0], n_features = X.shape[1]
     cdef Py_ssize_t width = n_features + (1 if fit_intercept else 0)
     cdef Py_ssize_t start = 0, stop, i, j, k
-    cdef Py_ssize_t row_step = X.strides[0] // sizeof(floating) if n_samples > 1 else n_features
     cdef int rows, lead, n_width = <int>width, ld_hess
     cdef char *upper = b"U"
     cdef char *plain = b"N"
@@ -88,13 +87,9 @@ def binary_hessian(
         )
     if n_samples == 0 or width == 0:
         return
-    if n_features > 1 and X.strides[1] != sizeof(floating):
-        raise ValueError("X's columns must be contiguous")
-    if X.strides[0] % sizeof(floating) or row_step < n_features:
-        raise ValueError("X's rows must be a positive multiple of the item size apart")
-    if not 0 < chunk_rows < 2**31 or row_step >= 2**31:
-        raise ValueError(f"chunk_rows={chunk_rows}, row stride {row_step}: out of range")
-    lead = <int>max(row_step, 1)
+    lead = _row_lead(X)
+    if not 0 < chunk_rows < 2**31:
+        raise ValueError(f"chunk_rows={chunk_rows}: out of range")
     ld_hess = <int>hess.strides[1] // sizeof(double)
     scores = <floating *>malloc(chunk_rows * sizeof(floating))
     if use_single:
@@ -112,12 +107,8 @@ def binary_hessian(
         while start < n_samples:
             stop = min(start + chunk_rows, n_samples)
             rows = <int>(stop - start)
-            if n_features > 0:
-                _gemv(b"T", <int>n_features, rows, &X[start, 0], &weights[0], 0.0, scores,
-                      lead)
-            else:
-                for i in range(rows):
-                    scores[i] = 0.0
+            _chunk_scores(1, <int>n_features, rows, &X[start, 0], lead,
+                          &weights[0] if n_features else NULL, scores)
             for i in range(rows):
                 # sigma(z) sigma(-z) = e / (1 + e)^2, e = exp(-|z|): exact for huge |z|.
                 e = exp(-fabs(scores[i] + intercept))
@@ -187,12 +178,11 @@ def multinomial_hessian(
     cdef Py_ssize_t width = n_features + (1 if fit_intercept else 0)
     cdef Py_ssize_t size = n_classes * width
     cdef Py_ssize_t start = 0, stop, i, j, k, offset
-    cdef Py_ssize_t row_step = X.strides[0] // sizeof(floating) if n_samples > 1 else n_features
     cdef int rows, lead, n_k = <int>n_classes, n_p = <int>n_features
     cdef int n_size = <int>size, n_width = <int>width, ld_hess
     cdef char *upper = b"U"
     cdef char *plain = b"N"
-    cdef double one = 1.0, minus_one = -1.0, top, norm, root, factor
+    cdef double one = 1.0, minus_one = -1.0, norm, root, factor
     cdef floating *scores = NULL
     cdef double *proba = NULL
     cdef double *stacked = NULL
@@ -213,13 +203,9 @@ def multinomial_hessian(
         )
     if n_samples == 0 or size == 0:
         return
-    if n_features > 1 and X.strides[1] != sizeof(floating):
-        raise ValueError("X's columns must be contiguous")
-    if X.strides[0] % sizeof(floating) or row_step < n_features:
-        raise ValueError("X's rows must be a positive multiple of the item size apart")
-    if not 0 < chunk_rows < 2**31 or row_step >= 2**31 or size >= 2**31:
-        raise ValueError(f"chunk_rows={chunk_rows}, row stride {row_step}: out of range")
-    lead = <int>max(row_step, 1)
+    lead = _row_lead(X)
+    if not 0 < chunk_rows < 2**31 or size >= 2**31:
+        raise ValueError(f"chunk_rows={chunk_rows}, {size} parameters: out of range")
     ld_hess = <int>hess.strides[1] // sizeof(double)
     scores = <floating *>malloc(chunk_rows * n_classes * sizeof(floating))
     proba = <double *>malloc(chunk_rows * n_classes * sizeof(double))
@@ -233,21 +219,13 @@ def multinomial_hessian(
         while start < n_samples:
             stop = min(start + chunk_rows, n_samples)
             rows = <int>(stop - start)
-            if n_features > 0:
-                _gemm(b"T", b"N", n_k, rows, n_p, &weights[0, 0], n_p, &X[start, 0], lead,
-                      0.0, scores, n_k)
-            else:
-                for i in range(rows * n_classes):
-                    scores[i] = 0.0
+            _chunk_scores(n_k, n_p, rows, &X[start, 0], lead,
+                          &weights[0, 0] if n_features else NULL, scores)
             for i in range(rows):
-                top = scores[i * n_classes] + intercept[0]
-                for k in range(n_classes):
-                    proba[i * n_classes + k] = scores[i * n_classes + k] + intercept[k]
-                    if proba[i * n_classes + k] > top:
-                        top = proba[i * n_classes + k]
+                _softmax_terms(&scores[i * n_classes], &intercept[0], n_classes,
+                               &proba[i * n_classes])
                 norm = 0.0
                 for k in range(n_classes):
-                    proba[i * n_classes + k] = exp(proba[i * n_classes + k] - top)
                     norm += proba[i * n_classes + k]
                 for k in range(n_classes):
                     proba[i * n_classes + k] /= norm
