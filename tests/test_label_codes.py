@@ -1,14 +1,17 @@
 """Integer labels are encoded by counting (celr._inputs._integer_label_codes): the same
 classes and codes as np.unique(return_inverse=True), for every integer dtype and range,
-and scikit-learn's warning where more than half the rows have a class of their own."""
+and scikit-learn's warnings where its own target check gives them."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays, integer_dtypes, unsigned_integer_dtypes
+from sklearn.utils.multiclass import check_classification_targets
 
 from celr import CrossEntropyLogisticRegression
 from celr._inputs import _integer_label_codes, encode_targets
@@ -43,10 +46,17 @@ def test_extreme_integers_do_not_wrap():
     assert classes.tolist() == [-128, 0, 127] and codes[:3].tolist() == [0, 2, 1]
 
 
-def test_many_classes_still_get_scikit_learns_warning():
-    y = np.arange(30)  # 30 classes in 30 rows: scikit-learn warns of a regression target
-    with pytest.warns(UserWarning, match="greater than 50%"):
+@pytest.mark.parametrize("y", [np.arange(30), np.arange(30) % 2, np.arange(30) % 16])
+def test_labels_get_scikit_learns_warnings(y):
+    # 30 classes in 30 rows: scikit-learn 1.7+ warns of a regression target; celr's
+    # encoding warns exactly when scikit-learn's own check does, whatever its version
+    with warnings.catch_warnings(record=True) as expected:
+        warnings.simplefilter("always")
+        check_classification_targets(y)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
         encode_targets(y, None, None)
+    assert [str(w.message) for w in got] == [str(w.message) for w in expected]
 
 
 def test_one_weighted_class_is_refused():
