@@ -17,6 +17,7 @@ setup(
             Extension("celr._sgd_kernel", ["src/celr/_sgd_kernel.pyx"]),
             Extension("celr._dense_kernel", ["src/celr/_dense_kernel.pyx"]),
             Extension("celr._hessian_kernel", ["src/celr/_hessian_kernel.pyx"]),
+            Extension("celr._cd_kernel", ["src/celr/_cd_kernel.pyx"]),
         ],
         compiler_directives={"language_level": 3},
     )

@@ -320,6 +320,9 @@ class ArrayAPIObjective(CoefLayout):
     def csr_binary_rows(self) -> None:
         return None
 
+    def csc_binary_columns(self) -> None:
+        return None
+
     def expected_smoothness(self, center, scale, batch_size: int, n_total: float) -> float:
         raise NotImplementedError("SGD is not available on Array-API input")
 

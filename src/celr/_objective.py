@@ -26,6 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from celr._column_stats import entry_chunks, weighted_center_scale
+from celr._columns import columns_of
 from celr._curvature import STEP_SAMPLE_ROWS, mini_batch_smoothness
 from celr._fused import kernel_rows, kernel_value, kernel_value_grad
 from celr._gram import GramMatrices
@@ -170,6 +171,7 @@ class LogisticObjective(GramMatrices, CoefLayout):
         self._center_scale: tuple[np.ndarray, np.ndarray] | None = None
         self._mean: np.ndarray | None = None
         self._csr_rows: tuple | None = None
+        self._csc_columns: tuple | None = None
         self._subsamples: dict[int, LogisticObjective] = {}
         self._kernel_rows = kernel_rows(X)
         # Relative precision of a value computed from products in X's dtype.
@@ -237,6 +239,15 @@ class LogisticObjective(GramMatrices, CoefLayout):
             relative = self.normalized_weight * self.n_samples
             self._csr_rows = (self.X, self.y.astype(np.float64), relative)
         return self._csr_rows
+
+    def csc_binary_columns(self) -> tuple | None:
+        """See :class:`celr.solvers._protocol.Objective`: CSC columns of two classes."""
+        if self.n_scores != 1 or not sp.issparse(self.X):
+            return None
+        if self._csc_columns is None:
+            X = columns_of(self.X)
+            self._csc_columns = (X, self.y.astype(np.float64), self.normalized_weight)
+        return self._csc_columns
 
     def expected_smoothness(
         self, center: np.ndarray, scale: np.ndarray, batch_size: int, n_total: float

@@ -175,6 +175,9 @@ class RowBlockObjective(CoefLayout):
     def csr_binary_rows(self) -> tuple | None:
         return self.whole.csr_binary_rows()
 
+    def csc_binary_columns(self) -> tuple | None:
+        return self.whole.csc_binary_columns()
+
     def expected_smoothness(
         self, center: np.ndarray, scale: np.ndarray, batch_size: int, n_total: float
     ) -> float:

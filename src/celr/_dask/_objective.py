@@ -224,6 +224,10 @@ class DaskObjective(CoefLayout):
         """None: a pass fetches one chunk at a time (:meth:`minibatches`)."""
         return None
 
+    def csc_binary_columns(self) -> None:
+        """None: the columns are spread over the chunks."""
+        return None
+
     def expected_smoothness(
         self, center: np.ndarray, scale: np.ndarray, batch_size: int, n_total: float
     ) -> float:

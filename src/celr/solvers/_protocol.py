@@ -129,6 +129,12 @@ class Objective(Protocol):
         the CSR rows, float 0/1 labels and ``s_i / s_bar`` of a two-class objective held
         in memory; None for any other (K classes, dense or CSC rows, Dask, Array API)."""
 
+    def csc_binary_columns(self) -> tuple | None:
+        """``(X, y, weight)`` for proximal Newton's coordinate descent
+        (:mod:`celr.solvers._cd_model`): X's columns as a canonical CSC matrix, float 0/1
+        labels and ``s_i / S`` of a two-class objective on sparse rows held in memory;
+        None for any other (K classes, dense rows, Dask, Array API)."""
+
     def find_separation(self, coef: np.ndarray, feature_names: list[str], **lp_options):
         """The separation ``coef`` proves, or None (:mod:`celr._separation`); the
         linear-program options of :func:`celr._separation.search_rows` where it has them."""

@@ -10,6 +10,10 @@ convergence); (4) a backtracking line search on the whole objective, with the
 decrease the model predicts as Armijo's reference; (5) the stopping test, the
 distance of ``-grad`` to the subdifferential of the L1 term.
 
+On sparse two-class data whose Hessian matrix does not pay (wide tf-idf), step (3) is
+coordinate descent over a working set of X's columns instead (:mod:`._cd_model`), which
+reads the set's columns rather than a Hessian-vector product's pass over all of X.
+
 Like Newton's method, the steps do not depend on feature scales, so raw data need as few
 iterations as standardised data; the local model is solved in standardised units, where
 L-BFGS-B sees a well-conditioned quadratic.
@@ -22,6 +26,7 @@ from collections.abc import Callable
 import numpy as np
 
 from celr._penalty import l1_subdiff_distance
+from celr.solvers import _cd_model
 from celr.solvers._base import Callback, IterationRecord, SmoothProblem, SolverResult
 from celr.solvers._cost import ProblemShape, hessian_row_stride, model_matrix_pays
 from celr.solvers._line_search import backtracking
@@ -65,6 +70,12 @@ def solve(
     -------
     SolverResult
     """
+    if not model_matrix_pays(ProblemShape.of_objective(objective)) and _cd_model.applies(
+        objective
+    ):
+        return _cd_model.solve(
+            objective, penalty, coef0, tol=tol, max_iter=max_iter, callback=callback
+        )
     problem = SmoothProblem(objective, penalty)
     row_stride = hessian_row_stride(objective.n_samples, problem.n_params)
     scale = problem.param_scale

@@ -1,0 +1,233 @@
+"""Proximal Newton on sparse two-class data: each model solved by coordinate descent.
+
+:mod:`celr.solvers.prox_newton` solves its local model with the Hessian as a matrix
+where that pays (small ``n_params``). On wide sparse data it does not, and each
+Hessian-vector product would cost a pass over X; there the model is solved here, by
+coordinate descent over X's columns (:func:`celr._cd_kernel.model_sweeps`) on a working
+set: the non-zero weights and the zeros whose gradient most violates their optimality
+condition (as glmnet, celer and skglm do). A sweep then costs the stored entries of the
+set's columns, and the full data are read once an outer iteration, for the exact
+gradient that the stopping test and the next working set need.
+
+Each iteration: (1) the exact gradient and ``stop_crit`` over every weight; (2) the
+working set; (3) the curvature ``h_i = s_i p_i (1 - p_i) / S`` at the current scores;
+(4) sweeps until the model's largest partial derivative (in ``stop_crit``'s standardised
+units) is below a tolerance that tightens with ``stop_crit`` (superlinear convergence,
+as in :mod:`.prox_newton`); (5) the same backtracking line search on the whole
+objective, which also evaluates the next gradient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+from celr._cd_kernel import column_moments, model_sweeps
+from celr.solvers._base import Callback, IterationRecord, SmoothProblem, SolverResult
+from celr.solvers._line_search import backtracking
+from celr.solvers._support import finish_converged
+
+#: The working set holds the non-zero weights and this many times as many violators
+#: (at least ``MIN_NEW_ENTRIES``): it doubles while the support grows, as celer's does.
+GROWTH = 2
+MIN_NEW_ENTRIES = 100
+#: Sweeps per model: the tolerance ends them long before, except on a model that is
+#: nearly flat along a column (its exact minimiser far away).
+MAX_SWEEPS = 500
+#: Each model is solved to this share of the outer ``stop_crit`` (at least ``tol / 10``).
+MODEL_FORCING = 0.3
+#: Sweeps combined by each Anderson extrapolation (skglm's and celer's depth).
+ANDERSON_DEPTH = 5
+
+
+def applies(objective) -> bool:
+    """Whether the objective's columns are at hand for coordinate descent."""
+    return objective.csc_binary_columns() is not None
+
+
+def solve(
+    objective,
+    penalty,
+    coef0: np.ndarray,
+    *,
+    tol: float,
+    max_iter: int,
+    callback: Callback | None = None,
+) -> SolverResult:
+    """Minimise ``objective + penalty`` (an elastic net with an L1 part) by proximal
+    Newton steps whose models coordinate descent solves; see the module docstring.
+
+    Parameters
+    ----------
+    objective : Objective
+        A two-class data term with :meth:`csc_binary_columns`.
+    penalty : ElasticNetPenalty
+    coef0 : ndarray of shape (n_params,)
+    tol : float
+        Stop when ``SmoothProblem.stop_crit`` is at most ``tol``.
+    max_iter : int
+        Maximum number of proximal Newton steps.
+    callback : callable, optional
+        Called with an :class:`IterationInfo` after every step.
+
+    Returns
+    -------
+    SolverResult
+    """
+    X, _, weight = objective.csc_binary_columns()
+    problem = SmoothProblem(objective, penalty)
+    n_features, fit_intercept = objective.n_features, objective.fit_intercept
+    unit = 1.0 / problem.param_scale[:n_features]
+    l1 = penalty.l1_weights()[:n_features]
+    l2 = penalty.smooth_hessian_diag()[:n_features]
+    coef = np.array(coef0, dtype=np.float64)
+    smooth_value, grad = problem.value_grad(coef)
+    value = problem.total_value(coef, smooth_value)
+    record = IterationRecord(coef, value, problem.stop_crit(coef, grad), callback)
+    converged = record.stop_crit <= tol
+    scores = _scores(X, coef, n_features, fit_intercept)
+    while not converged and record.n_iter < max_iter:
+        stop_crit = record.stop_crit
+        model_tol = max(0.1 * tol, MODEL_FORCING * stop_crit)
+        working = working_set(coef[:n_features], problem.optimality(coef, grad)[:n_features], l1)
+        probability = expit(scores)
+        curvature = weight * probability * (1.0 - probability)
+        step, intercept_step, xstep = solve_model(
+            X, working, curvature, grad[working], coef[working], l1[working], l2[working],
+            unit[working], fit_intercept, float(grad[-1]) if fit_intercept else 0.0,
+            model_tol,
+        )  # fmt: skip
+        direction = np.zeros_like(coef)
+        direction[working] = step
+        if fit_intercept:
+            direction[-1] = intercept_step
+        predicted = float(grad @ direction) + (
+            penalty.nonsmooth_value(coef + direction) - penalty.nonsmooth_value(coef)
+        )
+        # As in prox_newton: a decrease below f's rounding cannot be found by a search.
+        small = -predicted <= 4 * objective.precision * abs(value)
+        accepted = (
+            None if small else backtracking(problem, coef, value, grad, direction, predicted)
+        )
+        if accepted is None:
+            converged = problem.converged_when_stalled(stop_crit, tol)
+            break
+        new_coef, value, grad = accepted
+        scores += _step_length(coef, new_coef, direction) * xstep
+        coef = new_coef
+        record.add(coef, value, problem.stop_crit(coef, grad))
+        converged = record.stop_crit <= tol
+    converged = finish_converged(
+        problem, penalty, record, tol, converged=converged, max_iter=max_iter
+    )
+    return record.result(converged)
+
+
+def solve_model(
+    X,
+    working,
+    curvature,
+    grad,
+    coef,
+    l1,
+    l2,
+    unit,
+    fit_intercept: bool,
+    grad_intercept: float,
+    tol: float,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """The model's minimiser over ``working`` (and ``b``): ``(d, d_b, X d + d_b)``.
+
+    Coordinate descent (:func:`celr._cd_kernel.model_sweeps`), one sweep at a time,
+    until a sweep's largest partial derivative (standardised units) is at most ``tol``;
+    every ``ANDERSON_DEPTH`` sweeps an Anderson extrapolation of the last iterates
+    (Bertrand & Massias 2021, as in skglm and celer) replaces the iterate when it lowers
+    the model. Weakly penalised models are ill-conditioned: on 100k x 100k tf-idf at
+    C = 73 (40k non-zero weights) plain sweeps took 90-190 per model.
+    """
+    columns = (X.data, X.indices, X.indptr, working, curvature)
+    moments, total = column_moments(*columns, l2, fit_intercept)
+    fixed = (*columns, grad, coef, l1, l2, unit, moments, total)
+    step, xstep, intercept_step = np.zeros(working.size), np.zeros(X.shape[0]), 0.0
+
+    def model(step, intercept_step, xstep) -> float:
+        return float(
+            grad @ step + grad_intercept * intercept_step + 0.5 * (curvature @ xstep**2)
+            + 0.5 * (l2 @ step**2) + l1 @ np.abs(coef + step)
+        )  # fmt: skip
+
+    iterates = []
+    for _ in range(MAX_SWEEPS):
+        intercept_step, _, change = model_sweeps(
+            *fixed, step, xstep, fit_intercept, grad_intercept, intercept_step, tol, 1
+        )
+        if change <= tol:
+            break
+        iterates.append((np.append(step, intercept_step), xstep.copy()))
+        if len(iterates) == ANDERSON_DEPTH + 1:
+            extrapolated = _anderson(iterates)
+            iterates = []
+            if extrapolated is not None:
+                x, q = extrapolated
+                if model(x[:-1], x[-1], q) < model(step, intercept_step, xstep):
+                    step[:], intercept_step, xstep[:] = x[:-1], float(x[-1]), q
+    return step, intercept_step, xstep
+
+
+def _anderson(iterates: list) -> tuple[np.ndarray, np.ndarray] | None:
+    """The Anderson combination ``sum_k c_k x_k`` of the iterates after the first, with
+    ``c`` minimising ``||sum_k c_k (x_k - x_{k-1})||`` subject to ``sum_k c_k = 1``;
+    the same combination of their ``q`` (linear in the step). None if the differences
+    are degenerate."""
+    points = np.array([x for x, _ in iterates])
+    differences = np.diff(points, axis=0)
+    gram = differences @ differences.T
+    try:
+        weights = np.linalg.solve(gram, np.ones(len(gram)))
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.isfinite(weights)) or weights.sum() == 0.0:
+        return None
+    weights /= weights.sum()
+    x = weights @ points[1:]
+    q = weights @ np.array([q for _, q in iterates[1:]])
+    return x, q
+
+
+def working_set(weights: np.ndarray, optimality: np.ndarray, l1: np.ndarray) -> np.ndarray:
+    """The non-zero and unpenalised weights, and the zeros that violate optimality most.
+
+    Of the zero weights whose optimality measure is positive (their gradient exceeds their
+    L1 weight), the ``GROWTH`` times as many as there are non-zero weights (at least
+    ``MIN_NEW_ENTRIES``) with the largest measure join; the others stay at zero this
+    iteration, and the next iteration's exact gradient reconsiders them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> working_set(np.array([0.0, 2.0, 0.0, 0.0]), np.array([0.5, 0.0, 0.0, 0.1]),
+    ...             np.ones(4)).tolist()
+    [0, 1, 3]
+    """
+    keep = (weights != 0.0) | (l1 == 0.0)
+    violators = np.flatnonzero(~keep & (optimality > 0.0))
+    n_new = max(GROWTH * int(np.count_nonzero(keep)), MIN_NEW_ENTRIES)
+    if violators.size > n_new:
+        violators = violators[np.argpartition(-optimality[violators], n_new - 1)[:n_new]]
+    return np.union1d(np.flatnonzero(keep), violators)
+
+
+def _scores(X, coef: np.ndarray, n_features: int, fit_intercept: bool) -> np.ndarray:
+    """``X W + b`` in float64, from the CSC columns."""
+    scores = np.asarray(X @ coef[:n_features].astype(X.dtype), dtype=np.float64)
+    if fit_intercept:
+        scores += coef[-1]
+    return scores
+
+
+def _step_length(coef: np.ndarray, new_coef: np.ndarray, direction: np.ndarray) -> float:
+    """The line search's accepted step ``t`` in ``new_coef = coef + t direction`` (a power
+    of two: it halves from 1), so that the scores move by ``t X d`` without a pass."""
+    largest = int(np.argmax(np.abs(direction)))
+    ratio = (new_coef[largest] - coef[largest]) / direction[largest]
+    return float(2.0 ** np.round(np.log2(ratio)))

@@ -1,0 +1,224 @@
+"""Proximal Newton with coordinate descent on sparse two-class data (celr.solvers._cd_model).
+
+Each optimum is checked against an independent tight fit (scikit-learn's saga, which
+minimises the same objective with the same C), the kernel's model solve against the
+model's own optimality conditions, and the path's shared columns against fits without.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import sklearn
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.fixes import parse_version
+
+from celr import CrossEntropyLogisticRegression, regularization_path
+from celr._cd_kernel import column_moments, model_sweeps
+from celr._columns import canonical_csc, columns_of, known_columns
+from celr.solvers import _cd_model, prox_newton
+
+
+def text_problem(n=300, p=120, density=0.06, seed=0, dtype=np.float64):
+    """Non-negative tf-idf-like rows: every column correlates with the intercept's."""
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, p, density=density, format="csr", random_state=seed, dtype=np.float64)
+    X.data = rng.uniform(0.05, 1.0, X.nnz)
+    truth = rng.normal(size=p) * (rng.random(p) < 0.2)
+    y = (X @ truth + 0.2 * rng.logistic(size=n) > np.median(X @ truth)).astype(int)
+    return X.astype(dtype), y
+
+
+def objective(X, y, coef, intercept, C, l1_ratio, weight=None):
+    """The mean weighted cross-entropy plus the elastic net, in float64 (DESIGN.md)."""
+    weight = np.ones(len(y)) if weight is None else weight
+    z = np.asarray(X @ coef.ravel(), dtype=np.float64) + intercept[0]
+    loss = np.logaddexp(0.0, z) - y * z
+    S = weight.sum()
+    penalty = (l1_ratio * np.abs(coef).sum() + (1 - l1_ratio) / 2 * coef @ coef.T) / (C * S)
+    return float(weight @ loss / S + np.sum(penalty))
+
+
+def fit(X, y, **params):
+    params = {"solver": "newton", "tol": 1e-10, "max_iter": 1000, **params}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        return CrossEntropyLogisticRegression(**params).fit(X, y)
+
+
+@pytest.fixture(autouse=True)
+def coordinate_descent_on_small_data(monkeypatch):
+    """The small test problems would have their models solved with the Hessian matrix;
+    here coordinate descent solves them, as it does on wide data."""
+    monkeypatch.setattr(prox_newton, "model_matrix_pays", lambda shape: False)
+
+
+def test_wide_sparse_two_class_l1_takes_coordinate_descent(monkeypatch):
+    monkeypatch.undo()  # the real choice
+    X, y = text_problem(n=300, p=25_000, density=0.002)  # over EXACT_MAX_PARAMS
+    calls = []
+    monkeypatch.setattr(_cd_model, "solve_model", lambda *a: calls.append(1) or SOLVE(*a))
+    model = fit(X, y, C=20.0, l1_ratio=1.0, solver="auto", tol=1e-8)
+    assert model.solver_ == "newton" and calls
+    assert model.stop_crit_ <= 1e-8
+    working_sets = fit(X, y, C=20.0, l1_ratio=1.0, solver="lbfgs", tol=1e-8, max_iter=100_000)
+    f = objective(X, y, model.coef_, model.intercept_, 20.0, 1.0)
+    f_ws = objective(X, y, working_sets.coef_, working_sets.intercept_, 20.0, 1.0)
+    assert f <= f_ws * (1 + 1e-9)
+
+
+SOLVE = _cd_model.solve_model
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize(("C", "l1_ratio"), [(0.5, 1.0), (5.0, 1.0), (2.0, 0.5)])
+def test_reaches_saga_optimum(C, l1_ratio, fit_intercept):
+    X, y = text_problem()
+    model = fit(X, y, C=C, l1_ratio=l1_ratio, fit_intercept=fit_intercept)
+    params = dict(C=C, l1_ratio=l1_ratio, tol=1e-13, max_iter=200_000, random_state=0)
+    if parse_version(sklearn.__version__) < parse_version("1.8"):
+        params["penalty"] = "elasticnet"  # before 1.8, l1_ratio alone is ignored
+    reference = LogisticRegression(solver="saga", fit_intercept=fit_intercept, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference.fit(X, y)
+    assert reference.n_iter_.max() < 200_000, "the reference itself did not converge"
+    f = objective(X, y, model.coef_, model.intercept_, C, l1_ratio)
+    f_ref = objective(X, y, reference.coef_, np.atleast_1d(reference.intercept_), C, l1_ratio)
+    # saga stops at tol=1e-13 on the weights' change: its objective is within ~1e-12.
+    assert f <= f_ref + 1e-11 * f_ref
+    np.testing.assert_allclose(model.coef_, reference.coef_, atol=1e-5)
+    assert 0 < np.count_nonzero(model.coef_) < X.shape[1]
+    assert model.stop_crit_ <= 1e-10
+
+
+def test_agrees_with_lbfgs_working_sets_to_rounding():
+    X, y = text_problem(seed=3)
+    newton = fit(X, y, C=3.0, l1_ratio=1.0, tol=1e-12)
+    lbfgs = fit(X, y, C=3.0, l1_ratio=1.0, solver="lbfgs", tol=1e-12, max_iter=100_000)
+    f_newton = objective(X, y, newton.coef_, newton.intercept_, 3.0, 1.0)
+    f_lbfgs = objective(X, y, lbfgs.coef_, lbfgs.intercept_, 3.0, 1.0)
+    # Both at stop_crit <= 1e-12: f agrees to its rounding, ~n eps.
+    assert abs(f_newton - f_lbfgs) <= 100 * len(y) * np.finfo(float).eps * f_lbfgs
+    np.testing.assert_array_equal(newton.coef_ != 0, lbfgs.coef_ != 0)
+
+
+def test_integer_weights_equal_repeated_rows():
+    X, y = text_problem(seed=1)
+    counts = np.random.default_rng(2).integers(1, 4, size=len(y))
+    weighted = CrossEntropyLogisticRegression(solver="newton", C=2.0, l1_ratio=1.0, tol=1e-11)
+    weighted.fit(X, y, sample_weight=counts)
+    rows = np.repeat(np.arange(len(y)), counts)
+    repeated = fit(X[rows], y[rows], C=2.0, l1_ratio=1.0, tol=1e-11)
+    np.testing.assert_allclose(weighted.coef_, repeated.coef_, atol=1e-8)
+    np.testing.assert_allclose(weighted.intercept_, repeated.intercept_, atol=1e-8)
+
+
+def test_csc_csr_and_float32_inputs():
+    X, y = text_problem(seed=4)
+    csr = fit(X, y, C=2.0, l1_ratio=1.0)
+    csc = fit(X.tocsc(), y, C=2.0, l1_ratio=1.0)
+    np.testing.assert_allclose(csc.coef_, csr.coef_, atol=1e-9)
+    single = CrossEntropyLogisticRegression(solver="newton", C=2.0, l1_ratio=1.0)
+    single.fit(X.astype(np.float32), y)
+    assert single.coef_.dtype == np.float32
+    f32 = objective(X, y, single.coef_.astype(float), single.intercept_.astype(float), 2.0, 1.0)
+    f64 = objective(X, y, csr.coef_, csr.intercept_, 2.0, 1.0)
+    # float32 data: f is resolved to about sqrt(eps32) relative (converged_when_stalled).
+    assert (f32 - f64) / f64 <= 10 * np.sqrt(np.finfo(np.float32).eps)
+
+
+def test_non_canonical_input_is_not_modified():
+    X, y = text_problem(seed=5)
+    coo = X.tocoo()
+    # The same entries split in two halves: duplicates, columns unsorted.
+    half = coo.data / 2
+    doubled = sp.csc_matrix(
+        (np.r_[half, half], (np.r_[coo.row, coo.row], np.r_[coo.col, coo.col])), shape=X.shape
+    )
+    before = [part.copy() for part in (doubled.data, doubled.indices, doubled.indptr)]
+    model = fit(doubled, y, C=2.0, l1_ratio=1.0)
+    for part, kept in zip((doubled.data, doubled.indices, doubled.indptr), before, strict=True):
+        np.testing.assert_array_equal(part, kept)
+    np.testing.assert_allclose(model.coef_, fit(X, y, C=2.0, l1_ratio=1.0).coef_, atol=1e-9)
+
+
+def test_max_iter_warns_and_says_why():
+    X, y = text_problem(seed=6)
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        CrossEntropyLogisticRegression(solver="newton", C=5.0, l1_ratio=1.0, max_iter=1).fit(X, y)
+
+
+def test_path_shares_its_columns_and_matches_separate_fits(monkeypatch):
+    X, y = text_problem(seed=7)
+    conversions = []
+    original = canonical_csc
+    monkeypatch.setattr(
+        "celr._columns.canonical_csc", lambda M: conversions.append(1) or original(M)
+    )
+    monkeypatch.setattr("celr._path.canonical_csc", lambda M: conversions.append(1) or original(M))
+    path = regularization_path(X, y, Cs=4, l1_ratio=1.0, tol=1e-10)
+    assert len(conversions) == 1  # once for the path, not once per C
+    for C, coef in zip(path.Cs, path.coefs, strict=True):
+        np.testing.assert_allclose(coef, fit(X, y, C=C, l1_ratio=1.0).coef_, atol=1e-8)
+
+
+def test_known_columns_only_for_that_matrix():
+    X, _ = text_problem()
+    other = X.copy()
+    columns = canonical_csc(X)
+    with known_columns(X, columns):
+        assert columns_of(X) is columns
+        assert columns_of(other) is not columns
+    assert columns_of(X) is not columns
+
+
+def test_model_sweeps_solve_the_model():
+    """At the kernel's answer every model coordinate satisfies its optimality condition:
+    ``|m_j| <= l1_j`` at zero, ``m_j = -l1_j sign(w_j + d_j)`` elsewhere (m the model's
+    gradient, computed here from a dense Hessian), and ``m_b = 0``."""
+    X, y = text_problem(n=80, p=30, density=0.2, seed=8)
+    rng = np.random.default_rng(9)
+    columns = canonical_csc(X)
+    h = rng.uniform(0.01, 0.25, len(y)) / len(y)
+    grad, coef = rng.normal(size=30) * 1e-2, rng.normal(size=30) * (rng.random(30) < 0.5)
+    l1, l2, unit = np.full(30, 2e-3), np.full(30, 1e-3), np.ones(30)
+    working = np.arange(30, dtype=np.intp)
+    moments, total = column_moments(
+        columns.data, columns.indices, columns.indptr, working, h, l2, True
+    )
+    step, xstep = np.zeros(30), np.zeros(len(y))
+    d_b, n_sweeps, change = model_sweeps(
+        columns.data, columns.indices, columns.indptr, working, h, grad, coef, l1, l2, unit,
+        moments, total, step, xstep, True, 0.01, 0.0, 1e-13, 10_000,
+    )  # fmt: skip
+    assert change <= 1e-13 and n_sweeps < 10_000
+    A = np.column_stack([X.toarray(), np.ones(len(y))])
+    np.testing.assert_allclose(xstep, A @ np.r_[step, d_b], atol=1e-14)
+    hess = A.T @ (h[:, None] * A) + np.diag(np.r_[l2, 0.0])
+    model_grad = np.r_[grad, 0.01] + hess @ np.r_[step, d_b]
+    new = coef + step
+    bound = 1e-11  # change <= 1e-13 per coordinate, times the Hessian's couplings
+    assert abs(model_grad[-1]) <= bound
+    zero = new == 0
+    assert np.all(np.abs(model_grad[:-1][zero]) <= l1[zero] + bound)
+    np.testing.assert_allclose(
+        model_grad[:-1][~zero], -l1[~zero] * np.sign(new[~zero]), atol=bound
+    )
+
+
+def test_working_set_keeps_support_and_takes_the_worst_violators():
+    weights = np.zeros(500)
+    weights[:3] = 1.0
+    optimality = np.linspace(0.0, 1.0, 500)
+    l1 = np.ones(500)
+    l1[10] = 0.0  # unpenalised: always in
+    working = _cd_model.working_set(weights, optimality, l1)
+    assert {0, 1, 2, 10} <= set(working.tolist())
+    new = np.setdiff1d(working, [0, 1, 2, 10])
+    assert new.size == _cd_model.MIN_NEW_ENTRIES
+    assert new.min() == 500 - _cd_model.MIN_NEW_ENTRIES  # the largest measures
