@@ -19,7 +19,7 @@ from sklearn.utils.fixes import parse_version
 
 from celr import CrossEntropyLogisticRegression, regularization_path
 from celr._cd_kernel import column_moments, model_sweeps
-from celr._columns import canonical_csc, columns_of, known_columns
+from celr._columns import canonical_csc, center_scale_of, columns_of, path_data
 from celr.solvers import _cd_model, prox_newton
 
 
@@ -160,21 +160,35 @@ def test_path_shares_its_columns_and_matches_separate_fits(monkeypatch):
     monkeypatch.setattr(
         "celr._columns.canonical_csc", lambda M: conversions.append(1) or original(M)
     )
-    monkeypatch.setattr("celr._path.canonical_csc", lambda M: conversions.append(1) or original(M))
     path = regularization_path(X, y, Cs=4, l1_ratio=1.0, tol=1e-10)
     assert len(conversions) == 1  # once for the path, not once per C
     for C, coef in zip(path.Cs, path.coefs, strict=True):
         np.testing.assert_allclose(coef, fit(X, y, C=C, l1_ratio=1.0).coef_, atol=1e-8)
 
 
-def test_known_columns_only_for_that_matrix():
+def test_path_data_only_for_that_matrix_and_those_weights():
     X, _ = text_problem()
     other = X.copy()
     columns = canonical_csc(X)
-    with known_columns(X, columns):
+    weight, calls = np.full(X.shape[0], 1.0 / X.shape[0]), []
+
+    def statistics():
+        calls.append(1)
+        return np.zeros(3), np.ones(3)
+
+    with path_data(X, columns):
         assert columns_of(X) is columns
         assert columns_of(other) is not columns
+        first = center_scale_of(X, weight, True, statistics)
+        assert center_scale_of(X, weight.copy(), True, statistics) is first
+        assert not first[0].flags.writeable  # shared between fits: nobody may change it
+        center_scale_of(X, weight, False, statistics)
+        center_scale_of(X, 2 * weight, True, statistics)
+        center_scale_of(other, weight, True, statistics)
+        assert len(calls) == 4
     assert columns_of(X) is not columns
+    center_scale_of(X, weight, True, statistics)
+    assert len(calls) == 5
 
 
 def test_model_sweeps_solve_the_model():

@@ -1,23 +1,25 @@
-"""X's columns for coordinate descent: a canonical CSC copy, made once per path.
+"""What the fits of one path share about X: its CSC columns and its column statistics.
 
 Proximal Newton's coordinate descent (:mod:`celr.solvers._cd_model`) reads X by
-columns. Converting 100k x 100k tf-idf rows to CSC costs 0.17 s, a tenth of a fit on
-the L1 path; :func:`celr.regularization_path` fits the same X at every ``C``, so it
-converts once and hands the columns to its fits with :func:`known_columns`. The hand-off
-is by identity of the matrix object within the path call, which holds X throughout: a
-fit on any other matrix (an offset-centred copy, another X) converts its own.
+columns. Converting 100k x 100k tf-idf rows to CSC costs 0.17 s, and the column
+statistics of the implicit standardisation 0.1 s, together a fifth of a warm-started fit
+on the L1 path; :func:`celr.regularization_path` fits the same X at every ``C``, so
+within :func:`path_data` its fits compute each once. The hand-off is by identity of the
+matrix object within the path call, which holds X throughout (and statistics also by the
+row weights' values): a fit on any other matrix (an offset-centred copy, another X)
+computes its own.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 
 import numpy as np
 import scipy.sparse as sp
 
-_KNOWN: ContextVar[tuple | None] = ContextVar("celr_known_columns", default=None)
+_KNOWN: ContextVar[_PathData | None] = ContextVar("celr_known_columns", default=None)
 
 
 def canonical_csc(X) -> sp.csc_matrix:
@@ -43,10 +45,19 @@ def canonical_csc(X) -> sp.csc_matrix:
     return columns
 
 
+class _PathData:
+    """One path's X, its CSC columns (None until asked for) and statistics computed."""
+
+    def __init__(self, X, columns: sp.csc_matrix | None) -> None:
+        self.X, self.columns = X, columns
+        self.statistics: list[tuple[np.ndarray, bool, tuple]] = []
+
+
 @contextlib.contextmanager
-def known_columns(X, columns: sp.csc_matrix) -> Iterator[None]:
-    """Within the block, fits on the matrix object ``X`` use ``columns`` as its CSC form."""
-    token = _KNOWN.set((X, columns))
+def path_data(X, columns: sp.csc_matrix | None = None) -> Iterator[None]:
+    """Within the block, fits on the matrix object ``X`` share ``columns`` (its CSC form,
+    or made by the first fit that needs it) and their column statistics."""
+    token = _KNOWN.set(_PathData(X, columns))
     try:
         yield
     finally:
@@ -54,8 +65,26 @@ def known_columns(X, columns: sp.csc_matrix) -> Iterator[None]:
 
 
 def columns_of(X) -> sp.csc_matrix:
-    """The canonical CSC form of the sparse matrix ``X``: the known one, else a new one."""
+    """The canonical CSC form of the sparse matrix ``X``: the path's, else a new one."""
     known = _KNOWN.get()
-    if known is not None and known[0] is X:
-        return known[1]
-    return canonical_csc(X)
+    if known is None or known.X is not X:
+        return canonical_csc(X)
+    if known.columns is None:
+        known.columns = canonical_csc(X)
+    return known.columns
+
+
+def center_scale_of(X, weight: np.ndarray, fit_intercept: bool, compute: Callable) -> tuple:
+    """``compute()`` (the column statistics of ``X`` under ``weight``), or the path's
+    earlier result for the same X, weights and intercept; shared arrays are read-only."""
+    known = _KNOWN.get()
+    if known is None or known.X is not X:
+        return compute()
+    for seen_weight, seen_intercept, result in known.statistics:
+        if seen_intercept == fit_intercept and np.array_equal(seen_weight, weight):
+            return result
+    result = compute()
+    for array in result:
+        array.flags.writeable = False
+    known.statistics.append((weight.copy(), fit_intercept, result))
+    return result

@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from celr._column_stats import entry_chunks, weighted_center_scale
-from celr._columns import columns_of
+from celr._columns import center_scale_of, columns_of
 from celr._curvature import STEP_SAMPLE_ROWS, mini_batch_smoothness
 from celr._fused import kernel_rows, kernel_value, kernel_value_grad
 from celr._gram import GramMatrices
@@ -413,9 +413,10 @@ class LogisticObjective(GramMatrices, CoefLayout):
         get scale 1. Computed once (see :mod:`celr._column_stats`) and cached.
         """
         if self._center_scale is None:
-            self._center_scale = weighted_center_scale(
-                self.X, self.normalized_weight, self.fit_intercept
-            )
+            self._center_scale = center_scale_of(
+                self.X, self.normalized_weight, self.fit_intercept,
+                lambda: weighted_center_scale(self.X, self.normalized_weight, self.fit_intercept),
+            )  # fmt: skip
         return self._center_scale
 
     def feature_mean(self) -> np.ndarray:

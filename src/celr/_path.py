@@ -9,17 +9,15 @@ optimality condition at the zero-weight model.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import ArrayLike
 from sklearn.utils.validation import check_X_y
 
-from celr._columns import canonical_csc, known_columns
+from celr._columns import path_data
 from celr._estimator import CrossEntropyLogisticRegression
 from celr._inputs import FLOAT_DTYPES, encode_targets
 from celr._objective import LogisticObjective, intercept_only_coef
@@ -228,13 +226,9 @@ def regularization_path(
         max_iter=max_iter,
     )
     coefs, intercepts, n_iter = [], [], []
-    # Every fit of the path reads the same X: its columns (for coordinate descent) once.
-    columns = (
-        known_columns(X, canonical_csc(X))
-        if l1_ratio > 0 and sp.issparse(X) and X.format == "csr"
-        else contextlib.nullcontext()
-    )
-    with columns:
+    # Every fit of the path reads the same X: its columns (for coordinate descent) and
+    # its column statistics once.
+    with path_data(X):
         for fitted in warm_path(estimator, X, y, grid, sample_weight):
             coefs.append(fitted.coef_.copy())
             intercepts.append(fitted.intercept_.copy())
