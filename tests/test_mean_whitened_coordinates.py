@@ -116,22 +116,100 @@ def test_lbfgs_without_intercept_reaches_the_reference_optimum(n_classes):
     assert (value - best) / best > -1e-12
 
 
-def test_whitening_lowers_the_condition_number_of_the_hessian():
-    # Exact second derivatives (the independent reference Hessian) at the optimum, in the
-    # base coordinates and in the whitened ones: the mean's eigenvalue is gone.
-    X, y = _nonnegative_sparse(seed=4)
-    model = CrossEntropyLogisticRegression(fit_intercept=False, tol=1e-10).fit(X, y)
+def _frequent_words(n=600, d=25, seed=5):
+    """tf-idf-like rows plus four "stop words": in every row, with nearly equal weights;
+    one label in six flipped (not separable)."""
+    rng = np.random.default_rng(seed)
+    X, y = _nonnegative_sparse(n, d, seed=seed)
+    frequent = rng.uniform(0.8, 1.2, size=(n, 4)) * np.array([1.0, 0.7, 0.5, 0.3])
+    y = np.where(rng.uniform(size=n) < 1 / 6, 1 - y, y)
+    return sp.hstack([X, sp.csr_array(frequent)], format="csr"), y
+
+
+def _condition_at_optimum(X, y, coords_list, C=1.0):
+    """Condition numbers of the exact Hessian (the independent reference) at the optimum,
+    in each of the given coordinates."""
+    model = CrossEntropyLogisticRegression(C=C, fit_intercept=False, tol=1e-10).fit(X, y)
+    hess = reference_hessian(X.toarray(), y, np.full(len(y), 1 / len(y)), model.coef_, [0.0])
+    hess = hess[:-1, :-1] + np.eye(len(hess) - 1) / (C * len(y))  # no intercept
+    conditions = []
+    for coords in coords_list:
+        J = _jacobian(coords, X.shape[1])
+        conditions.append(np.linalg.cond(J.T @ hess @ J))
+    return conditions
+
+
+def _rms_and_spread_coordinates(X, y, C=1.0):
     objective = LogisticObjective(X, y, np.full(len(y), 1 / len(y)), 2, False)
-    _, scale = objective.feature_center_scale()
-    base = StandardizedCoordinates(objective, np.zeros(X.shape[1]), scale)
-    whitened = MeanWhitenedCoordinates(base, objective.feature_mean() / scale)
-    dense = X.toarray()
-    hess = reference_hessian(dense, y, np.full(len(y), 1 / len(y)), model.coef_, [0.0])
-    hess = hess[:-1, :-1] + np.eye(len(hess) - 1) / len(y)  # no intercept; C = 1
+    _, rms = objective.feature_center_scale()
+    base = StandardizedCoordinates(objective, np.zeros(X.shape[1]), rms)
+    in_rms = MeanWhitenedCoordinates(base, objective.feature_mean() / rms)
+    l2 = 1.0 / (C * len(y))
+    in_spread = MeanWhitenedCoordinates.without_intercept(
+        objective, objective.feature_mean(), rms, l2
+    )
+    return objective, base, in_rms, in_spread
 
-    def condition(coords):
-        J = _jacobian(coords, objective.n_params)
-        return np.linalg.cond(J.T @ hess @ J)
 
+def test_whitening_lowers_the_condition_number_of_the_hessian():
+    # In the base coordinates and in the whitened ones: the mean's eigenvalue is gone.
+    X, y = _nonnegative_sparse(seed=4)
+    _, base, in_rms, in_spread = _rms_and_spread_coordinates(X, y)
+    unwhitened, whitened, spread = _condition_at_optimum(X, y, [base, in_rms, in_spread])
     # 28.8 -> 7.4 here (exact arithmetic gives the same up to 1e-10 relative)
-    assert condition(whitened) < condition(base) / 3
+    assert whitened < unwhitened / 3
+    assert spread < unwhitened / 3
+
+
+def test_units_of_the_spread_decouple_near_constant_columns():
+    # Frequent words are nearly parallel in units of their root mean square; in units of
+    # their spread about the mean they are as apart as centred columns.
+    # (C = 10: a stronger penalty would set the units of these columns itself.)
+    X, y = _frequent_words()
+    _, _, in_rms, in_spread = _rms_and_spread_coordinates(X, y, C=10.0)
+    rms_condition, spread_condition = _condition_at_optimum(X, y, [in_rms, in_spread], C=10.0)
+    # 86 -> 2.8 here; the spread of these columns is 12% of their rms
+    assert spread_condition < rms_condition / 10
+
+
+def test_the_spread_is_the_weighted_standard_deviation():
+    X, y = _frequent_words()
+    weight = np.random.default_rng(6).uniform(0.2, 3.0, size=len(y))
+    weight /= weight.sum()
+    objective = LogisticObjective(X, y, weight, 2, False)
+    _, rms = objective.feature_center_scale()
+    coords = MeanWhitenedCoordinates.without_intercept(objective, objective.feature_mean(), rms, 0)
+    dense = X.toarray()
+    mean = weight @ dense
+    spread = np.sqrt(weight @ (dense - mean) ** 2)  # two passes: the reference
+    # rms^2 - mean^2 loses eps * rms^2 / spread^2 relatively; the sums, n * eps each.
+    relative = len(y) * EPS * (rms / spread) ** 2
+    np.testing.assert_allclose(coords.base.scale, spread, rtol=10 * relative.max(), atol=0)
+    np.testing.assert_allclose(coords.mean * coords.base.scale, mean, rtol=1e-12, atol=0)
+
+
+def test_constant_columns_without_a_penalty_keep_a_finite_unit():
+    layout = CoefLayout(2, 3, False)
+    mean = np.array([2.0, -1.0, 0.0])
+    rms = np.array([2.0, 1.0, 1.0])  # constant columns 2 and -1, a zero column (unit 1)
+    coords = MeanWhitenedCoordinates.without_intercept(layout, mean, rms, 0.0)
+    floor = MeanWhitenedCoordinates.RESOLVED_SPREAD
+    np.testing.assert_allclose(coords.base.scale, [2 * floor, floor, 1.0], rtol=4 * EPS)
+    u = coords.from_coef(np.array([0.3, 0.1, -0.2]))
+    assert np.all(np.isfinite(u))
+    np.testing.assert_allclose(coords.to_coef(u), [0.3, 0.1, -0.2], rtol=1e-9)
+
+
+@pytest.mark.parametrize("C", [1.0, np.inf])
+def test_lbfgs_without_intercept_on_frequent_words_reaches_the_reference(C):
+    X, y = _frequent_words(seed=7)
+    X = sp.hstack([X, sp.csr_array(np.ones((X.shape[0], 1)))], format="csr")  # constant
+    model = CrossEntropyLogisticRegression(C=C, fit_intercept=False, solver="lbfgs", tol=1e-10)
+    model.fit(X, y)
+    dense = X.toarray()
+    s = np.ones(len(y))
+    best = reference_minimum(dense, y, s, 2, C, 0.0, False)
+    value = reference_objective(dense, y, model.coef_, model.intercept_, C, s)
+    assert model.stop_crit_ <= 1e-10
+    assert (value - best) / best < 1e-9
+    assert (value - best) / best > -1e-12

@@ -76,9 +76,15 @@ def solve(
         objective, objective.feature_center_scale()[0], problem.feature_scale
     )
     if not objective.fit_intercept and penalty.is_smooth:
-        # No intercept to centre with: whiten the mean direction instead (L1's working
-        # sets need coordinates that keep each weight apart, so not with L1).
-        coords = MeanWhitenedCoordinates(coords, objective.feature_mean() / problem.feature_scale)
+        # No intercept to centre with: units of the spread about the mean, and the mean
+        # direction whitened (L1's working sets need coordinates that keep each weight
+        # apart, so not with L1).
+        coords = MeanWhitenedCoordinates.without_intercept(
+            objective,
+            objective.feature_mean(),
+            objective.feature_center_scale()[1],
+            penalty.l2_strength,
+        )
     at = _InU(problem, coords)
     coef0 = np.asarray(coef0, dtype=np.float64)
     # Softmax's shift of every column is free for the data and an L2 term, so the start
