@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from celr._parallel import make_objective
 from celr._penalty import ElasticNetPenalty
 from celr.solvers import _cost as cost
-from celr.solvers import choose_solver, handover
+from celr.solvers import choose_solver, handover, lbfgs
 from celr.solvers._cost import ProblemShape, hessian_row_stride
 from tests.conftest import dataset, reference_minimum, reference_objective
 
@@ -99,3 +99,53 @@ def test_handover_continues_one_record_to_the_optimum(l1_ratio):
     # curvature, far below 1e-9 here, plus the two evaluations' rounding (n eps f).
     best = reference_minimum(X, y, np.ones(len(y)), 10, 1.0, l1_ratio, True, starts=[(W, b)])
     assert found - best <= 1e-9 * abs(best) + 600 * np.finfo(float).eps * abs(best)
+
+
+def _standardised_breast_cancer():
+    X, y = dataset("breast_cancer")
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    objective = make_objective(X, y, np.ones(len(y)), 2, True)
+    penalty = ElasticNetPenalty.for_layout(objective, 1.0, 0.0, objective.weight_sum)
+    return objective, penalty, np.zeros(objective.n_params)
+
+
+def test_lbfgs_gives_up_unconverged_where_asked():
+    objective, penalty, coef0 = _standardised_breast_cancer()
+    seen, asked = [], []
+
+    def give_up(stop_crits):
+        asked.append(list(stop_crits))
+        return len(stop_crits) > 4
+
+    result = lbfgs.solve(
+        objective, penalty, coef0, tol=1e-8, max_iter=1000, give_up=give_up,
+        callback=lambda info: seen.append(info.stop_crit),
+    )  # fmt: skip
+    # Given up after 4 iterations: not converged, whatever converged_when_stalled says.
+    assert result.n_iter == 4 and not result.converged
+    assert asked[-1][1:] == seen and len(asked) == 4
+
+
+def test_lbfgs_about_to_converge_is_not_handed_over(monkeypatch):
+    objective, penalty, coef0 = _standardised_breast_cancer()
+    alone = lbfgs.solve(objective, penalty, coef0, tol=1e-8, max_iter=1000)
+    assert alone.converged and alone.n_iter > 20
+
+    def newton_solve(*args, **kwargs):
+        raise AssertionError("handed over to Newton three iterations before convergence")
+
+    monkeypatch.setattr(handover.newton, "solve", newton_solve)
+    result = handover.solve(
+        objective, penalty, coef0, tol=1e-8, max_iter=1000, budget=alone.n_iter - 3
+    )
+    assert result.converged and result.n_iter == alone.n_iter
+    np.testing.assert_array_equal(result.coef, alone.coef)  # the same run, bit for bit
+
+
+def test_iterations_to_tol_reads_the_rate_of_the_best_so_far():
+    # A rise (a line search's worse point) does not count as a rate; the best does.
+    crits = [1e-2, 1e-3, 5e-2, 1e-4, 1e-5]
+    # window 2: best 1e-3 -> 1e-5, a decade an iteration; 3 decades left to 1e-8
+    assert handover.iterations_to_tol(crits, 1e-8) == pytest.approx(3.0, rel=1e-12)
+    assert handover.iterations_to_tol(crits, 1.0) == 0.0
+    assert handover.iterations_to_tol([1e-2], 1e-8) == np.inf

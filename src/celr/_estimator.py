@@ -99,7 +99,8 @@ class CrossEntropyLogisticRegression(
         fit in memory). ``max_iter`` counts epochs.
         ``'auto'``: ``'newton'`` when its exact Hessian is that cheap, else ``'lbfgs'``,
         handing over to Newton if it has not converged after as many iterations as
-        Newton's whole fit would cost (:mod:`celr.solvers.handover`; ``solver_`` stays
+        Newton's whole fit would cost, unless it is about to converge
+        (:mod:`celr.solvers.handover`; ``solver_`` stays
         ``'lbfgs'``, ``n_iter_`` counts both). The same with an L1 part.
     tol : float, default=1e-8
         Stop when the max-norm of the objective's gradient (with an L1 part: of the

@@ -13,6 +13,8 @@ L1 term is ``l1 * |v_j| / scale_j``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.optimize import minimize
 
@@ -47,6 +49,7 @@ def solve(
     tol: float,
     max_iter: int,
     callback: Callback | None = None,
+    give_up: Callable[[list[float]], bool] | None = None,
 ) -> SolverResult:
     """Minimise ``objective + penalty`` with L-BFGS (L-BFGS-B on split weights for L1).
 
@@ -66,6 +69,10 @@ def solve(
         Maximum number of L-BFGS iterations.
     callback : callable, optional
         Called with an :class:`IterationInfo` after every iteration.
+    give_up : callable, optional
+        Called after every iteration with the ``stop_crit`` of the start and of each
+        iteration so far; True ends the fit there, unconverged (as ``max_iter`` would):
+        how :mod:`.handover` leaves the rest to Newton.
 
     Returns
     -------
@@ -91,11 +98,18 @@ def solve(
     # may drop it; an L1 term is not shift invariant, and a warm start must stay put.
     u0 = coords.from_coef(objective.remove_invariant(coef0) if penalty.is_smooth else coef0)
     record = IterationRecord(*at.state(u0), callback)
+    stop_crits = [record.stop_crit]
+    gave_up = False
 
     def record_at(u: np.ndarray) -> bool:
-        """Book-keeping after an iteration; True once converged."""
+        """Book-keeping after an iteration; True once converged or given up."""
+        nonlocal gave_up
         record.add(*at.state(u))
-        return record.stop_crit <= tol
+        stop_crits.append(record.stop_crit)
+        if record.stop_crit <= tol:
+            return True
+        gave_up = give_up is not None and give_up(stop_crits)
+        return gave_up
 
     def on_iteration(intermediate_result) -> None:
         if record_at(intermediate_result.x):
@@ -134,8 +148,9 @@ def solve(
             # intercept's centring differs while the intercepts are not yet optimal).
             distance=lambda u, _: problem.optimality(*at.coef_and_grad(u)),
         )
+    stalled = 0 < record.n_iter < max_iter and not gave_up
     converged = record.stop_crit <= tol or (
-        0 < record.n_iter < max_iter and problem.converged_when_stalled(record.stop_crit, tol)
+        stalled and problem.converged_when_stalled(record.stop_crit, tol)
     )
     # L-BFGS-B stops at tol, or where f stops moving (float32: 3e-5, 5e-3 off in coef_;
     # float64 multinomial: 7e-10 on wine): one exact Newton step on the settled support
