@@ -8,7 +8,13 @@ import importlib
 
 import pytest
 
-COMPILED = ["celr._cd_kernel", "celr._dense_kernel", "celr._hessian_kernel", "celr._sgd_kernel"]
+COMPILED = [
+    "celr._cd_kernel",
+    "celr._dense_kernel",
+    "celr._hessian_kernel",
+    "celr._sgd_kernel",
+    "celr._sparse_kernel",
+]
 
 
 @pytest.mark.parametrize("name", COMPILED)
@@ -16,5 +22,5 @@ def test_compiled_module_examples(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
-    if name == "celr._cd_kernel":
+    if name in ("celr._cd_kernel", "celr._sparse_kernel"):
         assert result.attempted > 0
