@@ -55,7 +55,7 @@ def weighted_center_scale(
         if found is not None:
             return found
     if sp.issparse(X) and X.format == "csr":
-        return _csr_center_scale(X, weight, center_columns)
+        return csr_center_scale_and_mean(X, weight, center_columns)[:2]
     center = np.zeros(X.shape[1])
     if center_columns:
         # A weighted mean cannot overflow: it is bounded by the column maximum.
@@ -181,11 +181,16 @@ def _csr_centered_square_mean(X, weight, center, unit) -> tuple[np.ndarray, np.n
     return spread, counts
 
 
-def _csr_center_scale(X, weight: np.ndarray, center_columns: bool):
-    """:func:`weighted_center_scale` of CSR X: the mean, the squares, the stored weight and
-    the counts of every column in one compiled pass (:func:`csr_column_sums`), the spread
-    from them while that is exact enough (:func:`_spread_about_mean`), else the centred
-    pass."""
+def csr_center_scale_and_mean(
+    X, weight: np.ndarray, center_columns: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`weighted_center_scale` of CSR X, and the columns' weighted means (which a
+    fit without intercept whitens along) from the same read.
+
+    The mean, the squares, the stored weight and the counts of every column come from
+    one compiled pass (:func:`csr_column_sums`), the spread from them while that is
+    exact enough (:func:`_spread_about_mean`), else from the centred pass.
+    """
     value_sum, squares, stored_weight, counts = csr_column_sums(X, weight)
     # A weighted mean cannot overflow: it is bounded by the column maximum.
     center = value_sum if center_columns else np.zeros(X.shape[1])
@@ -197,7 +202,8 @@ def _csr_center_scale(X, weight: np.ndarray, center_columns: bool):
             return uncentred
         return _csr_centered_square_mean(X, weight, center, unit)[0]
 
-    return center, column_scale(center, counts, square_mean, lambda: column_max_abs(X))
+    scale = column_scale(center, counts, square_mean, lambda: column_max_abs(X))
+    return center, scale, value_sum
 
 
 def csr_column_sums(X, weight: np.ndarray) -> tuple[np.ndarray, ...]:

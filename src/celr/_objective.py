@@ -25,7 +25,7 @@ from functools import partial
 import numpy as np
 import scipy.sparse as sp
 
-from celr._column_stats import entry_chunks, weighted_center_scale
+from celr._column_stats import csr_center_scale_and_mean, entry_chunks, weighted_center_scale
 from celr._columns import center_scale_of, columns_of
 from celr._curvature import STEP_SAMPLE_ROWS, mini_batch_smoothness
 from celr._fused import kernel_rows, kernel_value, kernel_value_grad
@@ -414,10 +414,20 @@ class LogisticObjective(GramMatrices, CoefLayout):
         """
         if self._center_scale is None:
             self._center_scale = center_scale_of(
-                self.X, self.normalized_weight, self.fit_intercept,
-                lambda: weighted_center_scale(self.X, self.normalized_weight, self.fit_intercept),
+                self.X, self.normalized_weight, self.fit_intercept, self._read_center_scale
             )  # fmt: skip
         return self._center_scale
+
+    def _read_center_scale(self) -> tuple[np.ndarray, np.ndarray]:
+        if sp.issparse(self.X) and self.X.format == "csr":
+            # The same read gives the means, which a fit without intercept needs too.
+            center, scale, mean = csr_center_scale_and_mean(
+                self.X, self.normalized_weight, self.fit_intercept
+            )
+            if self._mean is None:
+                self._mean = mean
+            return center, scale
+        return weighted_center_scale(self.X, self.normalized_weight, self.fit_intercept)
 
     def feature_mean(self) -> np.ndarray:
         """Weighted mean of every column, with or without an intercept (cached): the
@@ -425,6 +435,8 @@ class LogisticObjective(GramMatrices, CoefLayout):
         :class:`celr.solvers._coordinates.MeanWhitenedCoordinates`)."""
         if self.fit_intercept:
             return self.feature_center_scale()[0]
+        if self._mean is None:
+            self.feature_center_scale()  # CSR: its read gives the means as well
         if self._mean is None:
             # Bounded by the column maximum: a weighted mean cannot overflow.
             weight = self.normalized_weight.astype(self.X.dtype)
