@@ -454,3 +454,32 @@ def test_csr_spreads_fall_back_to_centring_where_uncentred_squares_cancel(column
     np.testing.assert_allclose(scale, ref_scale, rtol=2**10 * 5_000 * eps)
     if column == "constant":
         assert scale[3] == 1.0
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_value_at_the_last_evaluated_point_is_remembered_not_recomputed(n_threads, monkeypatch):
+    from celr._parallel import make_objective
+
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(3_000, 400))  # 1.2M entries: row blocks
+    y = rng.integers(0, 2, size=3_000)
+    objective = make_objective(X, y, np.ones(3_000), 2, True, n_threads=n_threads)
+    coef = rng.normal(scale=0.1, size=objective.n_params)
+    fresh = objective.value(coef)
+    value, _ = objective.value_grad(coef)
+    # Two evaluations of the same sum: within n eps of the sum of the losses' magnitudes.
+    assert abs(fresh - value) <= 3_000 * np.finfo(float).eps * value
+    import celr._objective as objective_module
+
+    reads = []
+    kernel_value, scores = objective_module.kernel_value, LogisticObjective.scores
+    monkeypatch.setattr(
+        objective_module, "kernel_value", lambda *a: reads.append(1) or kernel_value(*a)
+    )
+    monkeypatch.setattr(LogisticObjective, "scores", lambda *a: reads.append(1) or scores(*a))
+    assert objective.value(coef) == value
+    assert objective.value(coef.copy()) == value  # equal, not the same array
+    moved = coef.copy()
+    moved[0] += 1e-3
+    assert not reads
+    assert objective.value(moved) != value and reads

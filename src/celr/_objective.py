@@ -174,6 +174,8 @@ class LogisticObjective(GramMatrices, CoefLayout):
         self._csc_columns: tuple | None = None
         self._subsamples: dict[int, LogisticObjective] = {}
         self._kernel_rows = kernel_rows(X)
+        # A row block's evaluations are its whole problem's to remember.
+        self.last_evaluation = LastEvaluation() if weight_sum is None else None
         # Relative precision of a value computed from products in X's dtype.
         self.precision = float(np.finfo(X.dtype).eps)
 
@@ -294,6 +296,9 @@ class LogisticObjective(GramMatrices, CoefLayout):
 
     def value(self, coef: np.ndarray) -> float:
         """Mean weighted cross-entropy ``f_data`` at ``coef``."""
+        known = None if self.last_evaluation is None else self.last_evaluation.recall(coef)
+        if known is not None:
+            return known
         if self._kernel_rows is not None:
             return kernel_value(self, coef, self._kernel_rows)
         loss, _ = self._pointwise(self.scores(coef))
@@ -307,13 +312,17 @@ class LogisticObjective(GramMatrices, CoefLayout):
         read once, in cache-sized chunks (:mod:`celr._fused`).
         """
         if self._kernel_rows is not None:
-            return kernel_value_grad(self, coef, self._kernel_rows)
-        loss, residual = self._pointwise(self.scores(coef))
-        value = float(loss @ self.normalized_weight)
-        residual *= (
-            self.normalized_weight if residual.ndim == 1 else self.normalized_weight[:, None]
-        )
-        return value, self._gradient_from_residual(residual)
+            value, grad = kernel_value_grad(self, coef, self._kernel_rows)
+        else:
+            loss, residual = self._pointwise(self.scores(coef))
+            value = float(loss @ self.normalized_weight)
+            residual *= (
+                self.normalized_weight if residual.ndim == 1 else self.normalized_weight[:, None]
+            )
+            grad = self._gradient_from_residual(residual)
+        if self.last_evaluation is not None:
+            self.last_evaluation.remember(coef, value)
+        return value, grad
 
     def gradient_error_bound(self, coef: np.ndarray) -> np.ndarray:
         """A bound on the rounding error of :meth:`value_grad`'s gradient, per entry.
@@ -442,6 +451,37 @@ class LogisticObjective(GramMatrices, CoefLayout):
             weight = self.normalized_weight.astype(self.X.dtype)
             self._mean = np.asarray(weight @ self.X, dtype=np.float64).ravel()
         return self._mean
+
+
+class LastEvaluation:
+    """The value of ``f_data`` at the coefficients an objective evaluated last.
+
+    A fit ends at a point its solver has just evaluated, and the log-likelihood recorded
+    there (:func:`celr._inference.likelihood`) is that value: remembered, it costs no pass
+    over X (200,000 x 2^18 text: 38 ms of a 0.8 s fit). Only an exactly equal ``coef``
+    is answered.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> last = LastEvaluation()
+    >>> last.remember(np.array([1.0, 2.0]), 0.5)
+    >>> last.recall(np.array([1.0, 2.0])), last.recall(np.array([1.0, 2.5]))
+    (0.5, None)
+    """
+
+    def __init__(self) -> None:
+        self.coef: np.ndarray | None = None
+        self.value: float | None = None
+
+    def remember(self, coef: np.ndarray, value: float) -> None:
+        self.coef, self.value = np.array(coef, dtype=np.float64), float(value)
+
+    def recall(self, coef: np.ndarray) -> float | None:
+        coef = np.asarray(coef)
+        if self.coef is None or coef.shape != self.coef.shape:
+            return None
+        return self.value if np.array_equal(coef, self.coef) else None
 
 
 def intercept_only_coef(objective) -> np.ndarray:

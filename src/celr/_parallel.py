@@ -37,7 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from celr._gram import mirror_upper_triangle
-from celr._objective import CoefLayout, LogisticObjective
+from celr._objective import CoefLayout, LastEvaluation, LogisticObjective
 
 # Below this many stored entries a block's work is too short to pay for a thread hand-off.
 MIN_ENTRIES_PER_BLOCK = 500_000
@@ -132,6 +132,7 @@ class RowBlockObjective(CoefLayout):
         self.n_samples, self.weight_sum = whole.n_samples, whole.weight_sum
         self.sparse, self.n_stored = whole.sparse, whole.n_stored
         self.precision = whole.precision
+        self.last_evaluation = LastEvaluation()
         bounds = np.linspace(0, whole.n_samples, n_blocks + 1).astype(int)
         self.blocks = [
             LogisticObjective(
@@ -217,10 +218,14 @@ class RowBlockObjective(CoefLayout):
         return self._lanes_total(lane_total, n_lanes)
 
     def value(self, coef: np.ndarray) -> float:
+        known = self.last_evaluation.recall(coef)
+        if known is not None:
+            return known
         return float(self._sum(self.blocks, lambda block: block.value(coef), self.n_lanes))
 
     def value_grad(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
         value, grad = self._sum(self.blocks, lambda block: block.value_grad(coef), self.n_lanes)
+        self.last_evaluation.remember(coef, value)
         return float(value), grad
 
     def hessp_at(self, coef: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
