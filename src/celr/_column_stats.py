@@ -269,8 +269,8 @@ def _spread_about_mean(squares, stored_weight, counts, n_rows, mean) -> np.ndarr
 
 
 def _csr_stored_square_weight(X, weight, center, unit) -> tuple[np.ndarray, ...]:
-    """The stored entries' weighted centred squares, weights and counts per column, for
-    CSR X (``center`` and ``unit`` None: the squares of the values as they are).
+    """The stored entries' weighted centred squares (in units ``unit``, None for 1),
+    weights and counts per column, for CSR X.
 
     Row blocks of about ``CHUNK_BYTES`` of entries, each summed over its rows by scipy's
     compiled transposed product (``w @ block``) instead of ``np.bincount`` over gathered
@@ -281,7 +281,6 @@ def _csr_stored_square_weight(X, weight, center, unit) -> tuple[np.ndarray, ...]
     from celr._parallel import MAX_LANES  # _parallel builds on this module
 
     n_features = X.shape[1]
-    centered = center is not None
     scaled = unit is not None and not np.all(unit == 1.0)
     # A block's sums are vectors of every column: blocks of at least 4 entries per column
     # keep adding them below a fifth of the work (2^18 columns, 16M entries: 61 -> 16 blocks).
@@ -293,8 +292,7 @@ def _csr_stored_square_weight(X, weight, center, unit) -> tuple[np.ndarray, ...]
         for start, stop, lo, hi in blocks[index::n_lanes]:
             cols = X.indices[lo:hi]
             deviation = np.array(X.data[lo:hi], dtype=np.float64)
-            if centered:
-                deviation -= center[cols]
+            deviation -= center[cols]
             if scaled:
                 deviation /= unit[cols]
             deviation *= deviation

@@ -174,7 +174,8 @@ class LogisticObjective(GramMatrices, CoefLayout):
         self._csc_columns: tuple | None = None
         self._subsamples: dict[int, LogisticObjective] = {}
         self._kernel_rows = kernel_rows(X)
-        # A row block's evaluations are its whole problem's to remember.
+        # Row blocks and mini-batches (given their whole problem's weight sum) are parts:
+        # the whole problem's objective remembers its evaluations, not each part.
         self.last_evaluation = LastEvaluation() if weight_sum is None else None
         # Relative precision of a value computed from products in X's dtype.
         self.precision = float(np.finfo(X.dtype).eps)

@@ -126,6 +126,22 @@ class IterationRecord:
         )
 
 
+def weight_unit(spread: np.ndarray, l2_strength: float) -> np.ndarray:
+    """The natural unit of each weight: the square root of a bound on its curvature,
+    ``p(1-p) sd^2 + l2 <= (sd^2 + 4 l2) / 4``.
+
+    Without penalty this is the feature's spread (standardised features); a penalty that
+    dominates (features of 1e-150) keeps negligible gradients from looking large.
+    (hypot: a spread above 1e154 would overflow when squared.)
+
+    Examples
+    --------
+    >>> weight_unit(np.array([3.0, 0.0]), 4.0).tolist()  # hypot(3, 4), hypot(0, 4)
+    [5.0, 4.0]
+    """
+    return np.hypot(spread, 2.0 * np.sqrt(l2_strength))
+
+
 class SmoothProblem:
     """The objective plus the smooth (L2) part of the penalty, as a solver sees it.
 
@@ -144,12 +160,7 @@ class SmoothProblem:
         self.n_params = objective.n_params
         self.n_evaluations = 0
         _, spread = objective.feature_center_scale()
-        # The natural unit of each weight: the square root of a bound on its curvature,
-        # p(1-p) sd^2 + l2 <= (sd^2 + 4 l2) / 4. Without penalty this is the feature's
-        # spread (standardised features); a penalty that dominates (features of 1e-150)
-        # keeps negligible gradients from looking large. Intercepts: 1. (hypot: a spread
-        # above 1e154 would overflow when squared.)
-        self.feature_scale = np.hypot(spread, 2.0 * np.sqrt(penalty.l2_strength))
+        self.feature_scale = weight_unit(spread, penalty.l2_strength)  # intercepts: 1
         self.param_scale = objective.pack(
             np.broadcast_to(self.feature_scale, (objective.n_scores, objective.n_features)),
             np.ones(objective.n_scores),

@@ -14,6 +14,7 @@ from numpy.linalg import LinAlgError
 from scipy.linalg import cholesky, solve_triangular
 
 from celr._objective import CoefLayout
+from celr.solvers._base import weight_unit
 
 
 class StandardizedCoordinates:
@@ -186,8 +187,8 @@ class MeanWhitenedCoordinates:
     ``(m.S.m / |m|^2 + |m|^2) / (1 + |m|^2)``, near 1, along ``m``) at the cost of two dot
     products per evaluation. Not separable, so not for an L1 term.
 
-    Units of the root mean square instead (:meth:`without_intercept` before this) leave
-    the near-constant columns (a text's frequent words, in nearly every row with nearly
+    Units of the root mean square (these coordinates before :meth:`without_intercept`)
+    leave the near-constant columns (a text's frequent words, in nearly every row with nearly
     the same weight) nearly parallel: their differences have curvatures of a few times
     ``(spread / rms)^2`` (50,000 x 2^18 tf-idf at the optimum: 0.007, 0.014, 0.023, ...
     against 0.15-0.42 with an intercept), and L-BFGS needed 39 iterations on 200,000 x 2^18
@@ -234,8 +235,8 @@ class MeanWhitenedCoordinates:
         """The coordinates of a fit without intercept, from its columns' weighted means and
         root mean squares and the L2 penalty's strength.
 
-        The unit of each weight is ``hypot(spread, 2 sqrt(l2))``, as
-        :class:`celr.solvers._base.SmoothProblem`'s but with the spread about the mean
+        The unit of each weight is :func:`celr.solvers._base.weight_unit`, as
+        :class:`celr.solvers._base.SmoothProblem`'s but of the spread about the mean
         (``sqrt(rms^2 - mean^2)``, no pass over X; never below ``RESOLVED_SPREAD * rms``,
         so that constant columns without a penalty keep a unit).
 
@@ -252,7 +253,7 @@ class MeanWhitenedCoordinates:
         rms = np.asarray(root_mean_square, dtype=np.float64)
         ratio = np.clip(np.asarray(mean, dtype=np.float64) / rms, -1.0, 1.0)
         spread = rms * np.maximum(np.sqrt((1.0 - ratio) * (1.0 + ratio)), cls.RESOLVED_SPREAD)
-        scale = np.hypot(spread, 2.0 * np.sqrt(l2))
+        scale = weight_unit(spread, l2)
         base = StandardizedCoordinates(layout, np.zeros_like(scale), scale)
         return cls(base, mean / scale)
 
