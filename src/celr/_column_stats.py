@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils import assert_all_finite
 
 from celr._fused import compiled_reads
 
@@ -26,7 +27,7 @@ CANCELLATION_LIMIT = 2.0**10
 
 
 def weighted_center_scale(
-    X, weight: np.ndarray, center_columns: bool
+    X, weight: np.ndarray, center_columns: bool, *, check_finite_for: str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Weighted mean (or 0) and spread of every column; constant columns get scale 1.
 
@@ -38,6 +39,11 @@ def weighted_center_scale(
     center_columns : bool
         True: centre = weighted mean, spread = weighted standard deviation. False:
         centre = 0, spread = weighted root mean square.
+    check_finite_for : str, optional
+        Also check X as scikit-learn's ``check_array`` does, with its ``ValueError``
+        naming this estimator where X holds NaN or inf: in the same read where X is
+        dense and C-ordered (its finite means prove it finite), which saves
+        ``check_array``'s own read (33 ms of a 0.57 s fit on 20,000 x 2,000).
 
     Returns
     -------
@@ -50,10 +56,13 @@ def weighted_center_scale(
     >>> weighted_center_scale(X, np.array([0.5, 0.5]), True)
     (array([2., 5.]), array([1., 1.]))
     """
+    found, proven_finite = None, False
     if center_columns and compiled_reads(X):
-        found = _dense_center_scale(X, weight)
-        if found is not None:
-            return found
+        found, proven_finite = _dense_center_scale(X, weight)
+    if check_finite_for is not None and not proven_finite:
+        assert_all_finite(X, input_name="X", estimator_name=check_finite_for)
+    if found is not None:
+        return found
     if sp.issparse(X) and X.format == "csr":
         return csr_center_scale_and_mean(X, weight, center_columns)[:2]
     center = np.zeros(X.shape[1])
@@ -70,7 +79,9 @@ def weighted_center_scale(
     return center, scale
 
 
-def _dense_center_scale(X, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _dense_center_scale(
+    X, weight: np.ndarray
+) -> tuple[tuple[np.ndarray, np.ndarray] | None, bool]:
     """Mean and spread of dense C-ordered X in one read (instead of a mean's pass and a
     centred squares' pass): chunk moments merged pairwise (Chan et al.), in lanes of
     row blocks without the GIL, merged in block order (bits independent of the threads).
@@ -78,7 +89,7 @@ def _dense_center_scale(X, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray] 
     float32, 103-111 -> 25-33 ms; 20,000 x 2,000, 70-89 -> 34-47 ms. Non-finite or
     underflowing squares (values beyond about 1e+-150) take the two-pass path with every
     column in units of its maximum; None where a merged mean overflowed (the caller's
-    two passes then)."""
+    two passes then). Second: whether the read proved every value finite."""
     from celr._dense_kernel import weighted_moments
     from celr._parallel import MAX_LANES, MIN_ENTRIES_PER_BLOCK
 
@@ -91,17 +102,18 @@ def _dense_center_scale(X, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray] 
     bounds = np.unique(np.linspace(0, n_samples, n_blocks + 1).astype(int))
     blocks = [(X[a:b], weight[a:b]) for a, b in itertools.pairwise(bounds)]
     moments = _run_lanes(lambda i: weighted_moments(*blocks[i], chunk_rows), len(blocks))
-    total, center, square_sum = moments[0]
+    total, center, square_sum, _ = moments[0]
+    unweighted_finite = all(block[3] for block in moments)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # checked below
-        for block_total, block_mean, block_square in moments[1:]:  # block order
+        for block_total, block_mean, block_square, _ in moments[1:]:  # block order
             if block_total > 0.0:
                 share = block_total / (total + block_total)
                 delta = block_mean - center
                 center = center + delta * share
                 square_sum = square_sum + block_square + delta * delta * (total * share)
                 total += block_total
-    if not np.all(np.isfinite(center)):  # means near the float64 limit: the two passes
-        return None
+    if not np.all(np.isfinite(center)):  # NaN or inf in X, or means near the float64 limit
+        return None, False
     counts = stored_counts(X)
     scale = column_scale(
         center,
@@ -111,7 +123,7 @@ def _dense_center_scale(X, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray] 
         ),
         lambda: column_max_abs(X),
     )
-    return center, scale
+    return (center, scale), unweighted_finite
 
 
 def column_scale(

@@ -15,7 +15,7 @@ gradient by a second product while the chunk is still in cache (the same measure
 """
 
 from cython cimport floating
-from libc.math cimport exp, fabs, log, log1p, sqrt
+from libc.math cimport exp, fabs, isfinite, log, log1p, sqrt
 from libc.stdlib cimport free, malloc
 
 import numpy as np
@@ -243,7 +243,10 @@ def weighted_moments(
     Per chunk, the mean ``m_c`` and ``M2_c = sum_i w_i (x_ij - m_c)^2`` are computed about
     the chunk's own mean (no cancellation: no uncentred squares), then merged into the
     running ones by Chan, Golub and LeVeque's pairwise update, ``M2 = M2_a + M2_c +
-    d^2 W_a W_c / (W_a + W_c)`` with ``d = m_c - m_a``. Rows of zero weight add nothing.
+    d^2 W_a W_c / (W_a + W_c)`` with ``d = m_c - m_a``. Rows of zero weight add nothing,
+    but a NaN or inf in them still makes its column's mean NaN (``0 * inf`` is NaN); the
+    rare chunk of zero weight only, skipped by the merge, is scanned for them instead: so
+    the means are finite only where X is (the caller's finite check, in the same read).
 
     Parameters
     ----------
@@ -258,10 +261,13 @@ def weighted_moments(
     total_weight : float
     mean, square_sum : ndarray of shape (n_features,), float64
         NaN or inf where a value or a square is not finite (the caller falls back).
+    unweighted_finite : bool
+        Whether every value in chunks of zero total weight is finite.
     """
     cdef Py_ssize_t n_samples = X.shape[0], n_features = X.shape[1]
     cdef Py_ssize_t start = 0, stop, i, j
     cdef double total = 0.0, chunk_total, share, delta, w
+    cdef bint unweighted_finite = True
     if weight.shape[0] != n_samples:
         raise ValueError(f"lengths: X has {n_samples} rows, weight {weight.shape[0]}")
     if chunk_rows <= 0:
@@ -298,5 +304,9 @@ def weighted_moments(
                     mean[j] += delta * share
                     square[j] += chunk_square[j] + delta * delta * total * share
                 total += chunk_total
+            else:
+                for i in range(start, stop):
+                    for j in range(n_features):
+                        unweighted_finite &= isfinite(X[i, j])
             start = stop
-    return total, mean_out, square_out
+    return total, mean_out, square_out, unweighted_finite

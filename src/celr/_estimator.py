@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils import check_random_state
+from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
@@ -348,11 +348,16 @@ class CrossEntropyLogisticRegression(
                 )
             options = self._solver_options(spec, check_random_state(self.random_state))
             return task.end(self._fit_objective(objective, spec, options, objective.X.dtype))
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES)
+        # X's NaN and inf: checked below, by the column statistics' read where there is one.
+        X, y = validate_data(
+            self, X, y, accept_sparse=["csr", "csc"], dtype=FLOAT_DTYPES,
+            ensure_all_finite=False,
+        )  # fmt: skip
         targets = encode_targets(y, sample_weight, self.class_weight)
         self.classes_, y_codes, row_weights = targets.classes, targets.codes, targets.weights
         del targets  # the row weights are freed below, once the objective holds them normalised
         if firth:  # Firth's own Newton-Raphson (celr._firth)
+            assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
             return task.end(self._fit_firth(X, y_codes, row_weights))
         self.solver_ = self._solver_name(
             ProblemShape.of(X, len(self.classes_), self.fit_intercept)
@@ -361,12 +366,16 @@ class CrossEntropyLogisticRegression(
         dtype, offsets, center_scale = X.dtype, None, None
         # Not for SGD: partial_fit continues its state on raw chunks, which a centred fit's
         # state would not describe; SGD's noise is far above the offsets' rounding anyway.
-        if not spec.stochastic and self.fit_intercept:
+        if spec.stochastic or not self.fit_intercept:
+            assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
+        else:
             # The objective needs these statistics too (solvers standardise implicitly):
             # one pass over X for both, unless some column is centred.
             normalized = row_weights / np.sum(row_weights)
             with one_blas_thread():  # the bits of a BLAS product depend on its threads
-                center_scale = weighted_center_scale(X, normalized, True)
+                center_scale = weighted_center_scale(
+                    X, normalized, True, check_finite_for=type(self).__name__
+                )
             offsets = choose_offsets(
                 X, normalized, True, getattr(self, "feature_names_in_", None),
                 center_scale=center_scale, stacklevel=4,  # past fit and _fit_context
