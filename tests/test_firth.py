@@ -3,6 +3,7 @@ explicit objective, against logistf's published numbers, and its contracts."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from scipy.optimize import minimize
 from scipy.special import expit
 from scipy.stats import chi2
 from sklearn.datasets import load_breast_cancer
+from sklearn.exceptions import ConvergenceWarning
 
 from celr import CrossEntropyLogisticRegression
 
@@ -254,3 +256,19 @@ def test_results_view_and_lr_test_of_a_firth_fit():
     np.testing.assert_allclose(res.llnull, ml.llnull, rtol=1e-12)
     with pytest.raises(ValueError, match="Firth fit"):
         model.lr_test()
+
+
+def test_raw_columns_end_at_rounding_not_at_max_iter():
+    # Newton steps halved below theta's rounding move nothing; they used to be retried
+    # until max_iter (1000 steps of 3.5e-8 at a modified score of 5e-11) and then warn.
+    X, y = load_breast_cancer(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = firth().fit(X[:, :3], y)
+    assert clf.stop_crit_ <= TOL and clf.n_iter_ < 100
+
+
+def test_max_iter_warning_names_the_criterion_that_failed():
+    X, y = load_breast_cancer(return_X_y=True)
+    with pytest.warns(ConvergenceWarning, match=r"max_iter=2 with modified-score .* > tol"):
+        firth(max_iter=2).fit(X[:, :3], y)

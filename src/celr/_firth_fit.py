@@ -84,9 +84,14 @@ class FirthMixin:
                 if fit.reason == "max_iter"
                 else f"could not increase the penalised likelihood in {MAX_HALVINGS} halvings"
             )
+            short = (
+                f"modified-score max-norm {fit.stop_crit:.2e} > tol={self.tol:g}"
+                if fit.stop_crit > self.tol
+                else f"Newton steps still above tol={self.tol:g}"
+            )
             warnings.warn(
-                f"firth=True: Newton-Raphson {cause} with modified-score max-norm "
-                f"{fit.stop_crit:.2e} > tol={self.tol:g}: increase max_iter or loosen tol.",
+                f"firth=True: Newton-Raphson {cause} with {short}: increase max_iter or "
+                "loosen tol.",
                 ConvergenceWarning,
                 stacklevel=stacklevel,
             )
