@@ -236,3 +236,69 @@ def test_working_set_keeps_support_and_takes_the_worst_violators():
     new = np.setdiff1d(working, [0, 1, 2, 10])
     assert new.size == _cd_model.MIN_NEW_ENTRIES
     assert new.min() == 500 - _cd_model.MIN_NEW_ENTRIES  # the largest measures
+
+
+def _objective_and_penalty(X, y, C=2.0, l1_ratio=1.0, n_threads=1):
+    from celr._objective import intercept_only_coef
+    from celr._parallel import make_objective
+    from celr._penalty import ElasticNetPenalty
+
+    objective = make_objective(X, y, np.ones(len(y)), 2, True, n_threads=n_threads)
+    penalty = ElasticNetPenalty.for_layout(objective, C, l1_ratio, objective.weight_sum)
+    return objective, penalty, intercept_only_coef(objective)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scored_evaluation_is_the_objectives_to_rounding(dtype):
+    from celr.solvers._base import SmoothProblem
+
+    X, y = text_problem(dtype=dtype)
+    objective, penalty, _ = _objective_and_penalty(X, y, C=3.0, l1_ratio=0.5)
+    problem = SmoothProblem(objective, penalty)
+    columns, labels, weight = objective.csc_binary_columns()
+    coef = np.random.default_rng(3).normal(size=objective.n_params)
+    value, grad = _cd_model.ScoredEvaluation(problem, columns, labels, weight, 1)(
+        coef, objective.scores(coef)
+    )
+    ref_value, ref_grad = problem.value_grad(coef)
+    # The same scores, loss and weights: the same value; each gradient entry is the same
+    # sum in another order, both within the objective's own rounding bound of the truth.
+    assert value == ref_value
+    bound = 2 * objective.gradient_error_bound(coef) + 4 * np.finfo(float).eps * np.abs(grad)
+    assert np.all(np.abs(grad - ref_grad) <= bound)
+
+
+def test_scored_evaluation_bits_do_not_depend_on_threads(monkeypatch):
+    from celr.solvers._base import SmoothProblem
+
+    X, y = text_problem(n=2000, p=400, density=0.05)
+    objective, penalty, _ = _objective_and_penalty(X, y)
+    problem = SmoothProblem(objective, penalty)
+    columns, labels, weight = objective.csc_binary_columns()
+    coef = np.random.default_rng(4).normal(size=objective.n_params)
+    scores = objective.scores(coef)
+    monkeypatch.setattr(_cd_model, "MIN_ENTRIES_PER_BLOCK", 1000)  # several column ranges
+    results = {}
+    for n_threads in (1, 2, 3):
+        scored = _cd_model.ScoredEvaluation(problem, columns, labels, weight, n_threads)
+        assert len(scored.parts) == n_threads
+        results[n_threads] = scored(coef, scores)
+    for value, grad in results.values():
+        assert value == results[1][0]
+        np.testing.assert_array_equal(grad, results[1][1])
+
+
+@pytest.mark.parametrize("tol", [1e-6, 1e-10])
+def test_stop_crit_is_measured_from_scratch(tol, monkeypatch):
+    # The line search evaluates from carried scores; the fit's stop_crit must be the true
+    # optimality at its last point, computed as a fresh evaluation computes it. (Without
+    # the polish, which evaluates afresh anyway.)
+    from celr.solvers._base import SmoothProblem
+
+    monkeypatch.setattr(_cd_model, "finish_converged", lambda *a, converged, **k: converged)
+    X, y = text_problem(n=400, p=300)
+    objective, penalty, coef0 = _objective_and_penalty(X, y, C=5.0)
+    result = _cd_model.solve(objective, penalty, coef0, tol=tol, max_iter=100)
+    problem = SmoothProblem(objective, penalty)
+    fresh = problem.stop_crit(result.coef, problem.value_grad(result.coef)[1])
+    assert result.converged and result.stop_crit == fresh  # at 1e-10: a stall at rounding

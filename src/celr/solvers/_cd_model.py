@@ -15,14 +15,26 @@ working set; (3) the curvature ``h_i = s_i p_i (1 - p_i) / S`` at the current sc
 units) is below a tolerance that tightens with ``stop_crit`` (superlinear convergence,
 as in :mod:`.prox_newton`); (5) the same backtracking line search on the whole
 objective, which also evaluates the next gradient.
+
+The sweeps return ``X d`` with the step, so the line search knows every trial's scores
+(``z + t X d``) and needs no product for them; the gradient ``X^T r`` is then a gather
+per column of the CSC copy, over column ranges on threads (:class:`ScoredEvaluation`),
+not the row blocks' scatter. The scores so carried drift by a rounding an iteration:
+a ``stop_crit`` at ``tol`` is confirmed by an evaluation from scratch before the fit
+ends on it.
 """
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import expit
 
 from celr._cd_kernel import column_moments, model_sweeps
+from celr._loss import binary_loss_and_residual
+from celr._parallel import MIN_ENTRIES_PER_BLOCK, _pool
 from celr.solvers._base import Callback, IterationRecord, SmoothProblem, SolverResult
 from celr.solvers._line_search import backtracking
 from celr.solvers._support import finish_converged
@@ -72,8 +84,9 @@ def solve(
     -------
     SolverResult
     """
-    X, _, weight = objective.csc_binary_columns()
+    X, y, weight = objective.csc_binary_columns()
     problem = SmoothProblem(objective, penalty)
+    scored = ScoredEvaluation(problem, X, y, weight, getattr(objective, "n_threads", 1))
     n_features, fit_intercept = objective.n_features, objective.fit_intercept
     unit = 1.0 / problem.param_scale[:n_features]
     l1 = penalty.l1_weights()[:n_features]
@@ -84,6 +97,7 @@ def solve(
     record = IterationRecord(coef, value, problem.stop_crit(coef, grad), callback)
     converged = record.stop_crit <= tol
     scores = _scores(X, coef, n_features, fit_intercept)
+    carried = False  # whether value and grad came from carried scores
     while not converged and record.n_iter < max_iter:
         stop_crit = record.stop_crit
         model_tol = max(0.1 * tol, MODEL_FORCING * stop_crit)
@@ -104,19 +118,31 @@ def solve(
         )
         # As in prox_newton: a decrease below f's rounding cannot be found by a search.
         small = -predicted <= 4 * objective.precision * abs(value)
-        accepted = (
-            None if small else backtracking(problem, coef, value, grad, direction, predicted)
-        )
+        accepted = None
+        if not small:
+            trial_scores = scored.along(scores, xstep)
+            accepted = backtracking(problem, coef, value, grad, direction, predicted, trial_scores)
         if accepted is None:
-            converged = problem.converged_when_stalled(stop_crit, tol)
+            if carried:  # the stall is judged at the true optimality
+                grad, carried = problem.value_grad(coef)[1], False
+                record.end_at(coef, problem.stop_crit(coef, grad))
+            converged = problem.converged_when_stalled(record.stop_crit, tol)
             break
         new_coef, value, grad = accepted
         scores += _step_length(coef, new_coef, direction) * xstep
-        coef = new_coef
-        record.add(coef, value, problem.stop_crit(coef, grad))
+        coef, carried = new_coef, True
+        stop_crit = problem.stop_crit(coef, grad)
+        if stop_crit <= tol:  # confirmed from scratch, free of the carried scores' drift
+            smooth_value, grad = problem.value_grad(coef)
+            value = problem.total_value(coef, smooth_value)
+            stop_crit, carried = problem.stop_crit(coef, grad), False
+        record.add(coef, value, stop_crit)
         converged = record.stop_crit <= tol
+    if carried:  # max_iter: the warning quotes the true optimality
+        grad = problem.value_grad(coef)[1]
+        record.end_at(coef, problem.stop_crit(coef, grad))
     converged = finish_converged(
-        problem, penalty, record, tol, converged=converged, max_iter=max_iter
+        problem, penalty, record, tol, converged=converged, max_iter=max_iter, grad=grad
     )
     return record.result(converged)
 
@@ -150,6 +176,66 @@ def solve_model(
         grad_intercept, 0.0, tol, MAX_SWEEPS,
     )  # fmt: skip
     return step, intercept_step, xstep
+
+
+class ScoredEvaluation:
+    """The smooth objective's value and gradient at coefficients whose scores are known.
+
+    The data term (eq. 5.23 and the textbook gradient, as the objective computes them)
+    from the scores ``z``: the loss and residual row by row, and ``X^T r`` from the CSC
+    columns, each entry one column's dot product. Column ranges of about equal entries
+    run on threads; each entry is computed whole by one range, so the bits do not depend
+    on the ranges or the threads.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from celr._objective import LogisticObjective
+    >>> from celr._penalty import ElasticNetPenalty
+    >>> from celr.solvers._base import SmoothProblem
+    >>> X = sp.csc_matrix(np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]]))
+    >>> y = np.array([0, 1, 1])
+    >>> objective = LogisticObjective(X, y, np.ones(3), 2, True)
+    >>> problem = SmoothProblem(objective, ElasticNetPenalty(0.0, 0.0, np.ones(3, bool)))
+    >>> coef = np.array([0.5, -0.25, 0.1])
+    >>> value, grad = ScoredEvaluation(problem, X, y, objective.normalized_weight, 1)(
+    ...     coef, objective.scores(coef))
+    >>> bool(np.allclose(grad, problem.value_grad(coef)[1], rtol=1e-15, atol=0))
+    True
+    """
+
+    def __init__(self, problem: SmoothProblem, X, y, weight: np.ndarray, n_threads: int):
+        self.problem, self.y, self.weight, self.dtype = problem, y, weight, X.dtype
+        n_parts = max(1, min(int(n_threads), X.nnz // MIN_ENTRIES_PER_BLOCK))
+        # X^T's rows are X's columns: a range of them is a CSR view of the same arrays.
+        bounds = np.unique(np.searchsorted(X.indptr, np.linspace(0, X.nnz, n_parts + 1)))
+        bounds[0], bounds[-1] = 0, X.shape[1]
+        self.parts = []
+        for a, b in itertools.pairwise(bounds):
+            entries = slice(X.indptr[a], X.indptr[b])
+            rows = (X.data[entries], X.indices[entries], X.indptr[a : b + 1] - X.indptr[a])
+            self.parts.append(sp.csr_matrix(rows, shape=(b - a, X.shape[0])))
+        self._pool = _pool(len(self.parts)) if len(self.parts) > 1 else None
+
+    def along(self, scores: np.ndarray, xstep: np.ndarray):
+        """The line search's evaluation at ``coef + t d``, whose scores are ``z + t X d``."""
+        return lambda trial, step: self(trial, scores + step * xstep)
+
+    def __call__(self, coef: np.ndarray, scores: np.ndarray) -> tuple[float, np.ndarray]:
+        problem, objective = self.problem, self.problem.objective
+        problem.n_evaluations += 1
+        loss, residual = binary_loss_and_residual(scores, self.y)
+        value = float(loss @ self.weight)
+        residual *= self.weight
+        r = residual.astype(self.dtype, copy=False)
+        if self._pool is None:
+            products = [part @ r for part in self.parts]
+        else:
+            products = list(self._pool.map(lambda part: part @ r, self.parts))
+        grad_w = np.concatenate(products).astype(np.float64, copy=False)
+        grad = objective.pack(grad_w, np.array([residual.sum()]))
+        pen_value, pen_grad = problem.penalty.smooth_value_grad(coef)
+        return value + pen_value, grad + pen_grad
 
 
 def working_set(weights: np.ndarray, optimality: np.ndarray, l1: np.ndarray) -> np.ndarray:

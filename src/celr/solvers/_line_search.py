@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from celr.solvers._base import SmoothProblem
@@ -17,13 +19,16 @@ def backtracking(
     grad: np.ndarray,
     direction: np.ndarray,
     predicted: float,
+    evaluate: Callable[[np.ndarray, float], tuple[float, np.ndarray]] | None = None,
 ) -> tuple[np.ndarray, float, np.ndarray] | None:
     """Halve the step from ``coef + direction`` until ``F`` drops by the Armijo share of
     ``step * predicted``; None if no step in ``MAX_HALVINGS`` halvings does.
 
     ``F`` is the whole objective (smooth part plus any L1 term) and ``predicted < 0``
     its first-order change along ``direction``: ``g . d`` for Newton, plus the L1
-    term's change for proximal Newton.
+    term's change for proximal Newton. ``evaluate(trial, step)`` gives the smooth part's
+    value and gradient at ``trial = coef + step * direction`` (default
+    ``problem.value_grad(trial)``; coordinate descent knows the trial's scores).
 
     Returns
     -------
@@ -34,7 +39,10 @@ def backtracking(
     step = 1.0
     for _ in range(MAX_HALVINGS):
         trial = coef + step * direction
-        trial_smooth, trial_grad = problem.value_grad(trial)
+        if evaluate is None:
+            trial_smooth, trial_grad = problem.value_grad(trial)
+        else:
+            trial_smooth, trial_grad = evaluate(trial, step)
         trial_value = problem.total_value(trial, trial_smooth)
         if trial_value <= value + ARMIJO * step * predicted:
             return trial, trial_value, trial_grad

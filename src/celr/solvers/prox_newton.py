@@ -107,7 +107,7 @@ def solve(
         record.add(coef, value, problem.stop_crit(coef, grad))
         converged = record.stop_crit <= tol
     converged = finish_converged(
-        problem, penalty, record, tol, converged=converged, max_iter=max_iter
+        problem, penalty, record, tol, converged=converged, max_iter=max_iter, grad=grad
     )
     return record.result(converged)
 
