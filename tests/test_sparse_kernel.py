@@ -1,5 +1,5 @@
-"""The columns' sums over CSR rows (celr._sparse_kernel, through _column_stats), checked
-against dense numpy sums."""
+"""The columns' sums over CSR rows and CSR to CSC (celr._sparse_kernel, through
+_column_stats and _columns), checked against dense numpy sums and scipy's tocsc."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import scipy.sparse as sp
 import threadpoolctl
 
 from celr._column_stats import csr_column_sums
+from celr._columns import canonical_csc, csr_to_csc
 from celr._sparse_kernel import csr_column_sums as add_rows
 
 
@@ -58,3 +59,56 @@ def test_the_kernel_refuses_what_would_write_out_of_bounds():
     bad[0] = 5
     with pytest.raises(ValueError, match="column index 5"):
         add_rows(X.data, bad, X.indptr, weight, 0, 10, sums)
+
+
+# -- CSR to CSC in lanes (celr._columns.csr_to_csc) -----------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("n_lanes", [1, 3])
+def test_csr_to_csc_is_scipys_tocsc(dtype, index_dtype, n_lanes, monkeypatch):
+    import celr._parallel
+    import celr._sparse_kernel
+
+    # Lanes of at least this many entries: 1 or 3 lanes over about 42,000 entries.
+    monkeypatch.setattr(celr._parallel, "MIN_ENTRIES_PER_BLOCK", 40_000 // n_lanes)
+    lanes, count = [], celr._sparse_kernel.csr_column_counts
+    monkeypatch.setattr(
+        celr._sparse_kernel, "csr_column_counts", lambda *a: lanes.append(a[2:4]) or count(*a)
+    )
+    X, _ = _csr(dtype, index_dtype)
+    X.data[X.indptr[5] : X.indptr[6]] = 0.0  # an empty row
+    X.eliminate_zeros()
+    X.indices, X.indptr = X.indices.astype(index_dtype), X.indptr.astype(index_dtype)
+    with threadpoolctl.threadpool_limits(n_lanes):
+        columns = csr_to_csc(X)
+    reference = sp.csc_matrix(X)
+    reference.sort_indices()
+    assert len(lanes) == n_lanes
+    assert columns.format == "csc" and columns.dtype == dtype
+    assert columns.indices.dtype == columns.indptr.dtype  # scipy may narrow int64 to int32
+    assert columns.has_canonical_format
+    for mine, theirs in [
+        (columns.indptr, reference.indptr),
+        (columns.indices, reference.indices),
+        (columns.data, reference.data),
+    ]:
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_csr_to_csc_keeps_duplicates_for_canonical_csc_to_sum():
+    data, indices, indptr = np.array([1.0, 2.0, 4.0]), np.array([2, 0, 2]), np.array([0, 3])
+    X = sp.csr_matrix((data, indices, indptr), shape=(1, 3))  # unsorted, a duplicate
+    columns = csr_to_csc(X)
+    assert not columns.has_canonical_format
+    canonical = canonical_csc(X)
+    assert canonical.has_canonical_format
+    np.testing.assert_array_equal(canonical.toarray(), [[2.0, 0.0, 5.0]])
+    np.testing.assert_array_equal(X.data, data)  # the caller's arrays as they were
+
+
+def test_csr_to_csc_refuses_indices_out_of_range():
+    X, _ = _csr(np.float64, np.int32, n=10, d=5)
+    X.indices[0] = 5  # past the last column: would write outside the column arrays
+    with pytest.raises(ValueError, match="column index 5 out of range"):
+        csr_to_csc(X)
+    assert csr_to_csc(sp.csr_matrix((3, 4))) is None  # no entries: scipy's own

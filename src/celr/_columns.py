@@ -13,6 +13,8 @@ computes its own.
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 
@@ -34,7 +36,9 @@ def canonical_csc(X) -> sp.csc_matrix:
     >>> columns.format, columns.indptr.tolist()
     ('csc', [0, 2, 3])
     """
-    columns = sp.csc_matrix(X)  # shares the caller's arrays when X is CSC
+    columns = csr_to_csc(X)
+    if columns is None:
+        columns = sp.csc_matrix(X)  # shares the caller's arrays when X is CSC
     if not columns.has_canonical_format or columns.indices.dtype != columns.indptr.dtype:
         columns = sp.csc_matrix(
             (columns.data, columns.indices.astype(np.int64), columns.indptr.astype(np.int64)),
@@ -42,6 +46,70 @@ def canonical_csc(X) -> sp.csc_matrix:
             copy=True,
         )
         columns.sum_duplicates()
+    return columns
+
+
+def csr_to_csc(X) -> sp.csc_matrix | None:
+    """CSR X as a new CSC matrix, in row lanes on the fit's threads; None where X is not
+    CSR of float32 or float64 values and int32 or int64 indices.
+
+    scipy's ``tocsc`` is one thread: 100k x 100k tf-idf (7.7M entries) 0.17 s. Here each
+    lane counts its rows' entries per column, the counts give every lane its start in
+    each column (lanes in row order), and each lane then writes its entries there: the
+    same arrays as scipy's, rows sorted within each column. The lanes are fixed by the
+    data (their number by the thread budget only decides where they split; every entry
+    lands at the same place), so the result does not depend on the threads.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> X = sp.csr_matrix(np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 4.0]]))
+    >>> columns = csr_to_csc(X)
+    >>> columns.indptr.tolist(), columns.indices.tolist(), columns.data.tolist()
+    ([0, 1, 2, 4], [0, 1, 0, 1], [1.0, 3.0, 2.0, 4.0])
+    """
+    from celr._column_stats import _run_lanes
+    from celr._parallel import MAX_LANES, MIN_ENTRIES_PER_BLOCK
+    from celr._sparse_kernel import csr_column_counts, csr_scatter_columns
+    from celr._threads import thread_budget
+
+    if not (
+        sp.issparse(X)
+        and X.format == "csr"
+        and X.dtype in (np.float32, np.float64)
+        and X.indices.dtype in (np.int32, np.int64)
+        and X.indptr.dtype == X.indices.dtype
+        and X.nnz > 0
+    ):
+        return None
+    n_rows, n_columns = X.shape
+    indices, indptr, data = X.indices, X.indptr, X.data
+    n_lanes = max(1, min(thread_budget(), MAX_LANES, X.nnz // MIN_ENTRIES_PER_BLOCK))
+    bounds = np.unique(np.searchsorted(indptr, np.linspace(indptr[0], indptr[-1], n_lanes + 1)))
+    bounds[0], bounds[-1] = 0, n_rows
+    lanes = list(itertools.pairwise(bounds))
+    counts = [np.zeros(n_columns, dtype=np.int64) for _ in lanes]
+    _run_lanes(lambda i: csr_column_counts(indices, indptr, *lanes[i], counts[i]), len(lanes))
+    column_ptr = np.zeros(n_columns + 1, dtype=np.int64)
+    np.cumsum(functools.reduce(np.add, counts), out=column_ptr[1:])
+    positions, start = [], column_ptr[:-1].copy()
+    for lane_counts in counts:
+        positions.append(start.copy())
+        start += lane_counts
+    n_stored = int(column_ptr[-1])
+    column_data = np.empty(n_stored, dtype=X.dtype)
+    column_rows = np.empty(n_stored, dtype=indices.dtype)
+    _run_lanes(
+        lambda i: csr_scatter_columns(
+            data, indices, indptr, *lanes[i], positions[i], column_data, column_rows
+        ),
+        len(lanes),
+    )
+    columns = sp.csc_matrix(
+        (column_data, column_rows, column_ptr.astype(indices.dtype)), shape=X.shape, copy=False
+    )
+    if X.has_canonical_format:  # sorted rows and no duplicates: so are the columns
+        columns.has_canonical_format = True
     return columns
 
 

@@ -72,3 +72,75 @@ def csr_column_sums(
                 sums[j, 1] += weighted * v
                 sums[j, 2] += w
                 sums[j, 3] += 1.0
+
+
+def csr_column_counts(
+    const index_t[::1] indices,
+    const index_t[::1] indptr,
+    Py_ssize_t start,
+    Py_ssize_t stop,
+    long long[::1] counts,
+):
+    """Add the stored entries of rows ``start:stop`` to their columns' ``counts``: a
+    lane's first half of :func:`celr._columns.csr_to_csc`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> counts = np.zeros(3, dtype=np.int64)
+    >>> csr_column_counts(np.array([0, 2, 2]), np.array([0, 2, 3]), 0, 2, counts)
+    >>> counts.tolist()
+    [1, 0, 2]
+    """
+    cdef Py_ssize_t k, n_columns = counts.shape[0], first, last
+    cdef size_t j
+    if not 0 <= start <= stop < indptr.shape[0]:
+        raise ValueError(f"rows {start}:{stop} out of range")
+    first, last = indptr[start], indptr[stop]
+    if not 0 <= first <= last <= indices.shape[0]:
+        raise ValueError("indptr points outside the stored entries")
+    with nogil:
+        for k in range(first, last):
+            j = <size_t>indices[k]
+            if j >= <size_t>n_columns:
+                with gil:
+                    raise ValueError(f"column index {indices[k]} out of range")
+            counts[j] += 1
+
+
+def csr_scatter_columns(
+    const floating[::1] data,
+    const index_t[::1] indices,
+    const index_t[::1] indptr,
+    Py_ssize_t start,
+    Py_ssize_t stop,
+    long long[::1] position,
+    floating[::1] column_data,
+    index_t[::1] column_rows,
+):
+    """Write the entries of rows ``start:stop`` into CSC arrays, each at its column's
+    next ``position`` (advanced): the second half of :func:`celr._columns.csr_to_csc`.
+    Rows are taken in order, so each column's rows come out sorted."""
+    cdef Py_ssize_t i, k, n_columns = position.shape[0], n_stored = column_data.shape[0]
+    cdef long long at
+    cdef size_t j
+    if not 0 <= start <= stop < indptr.shape[0]:
+        raise ValueError(f"rows {start}:{stop} out of range")
+    if not 0 <= indptr[start] <= indptr[stop] <= min(indices.shape[0], data.shape[0]):
+        raise ValueError("indptr points outside the stored entries")
+    if column_rows.shape[0] != n_stored:
+        raise ValueError("column_data and column_rows differ in length")
+    with nogil:
+        for i in range(start, stop):
+            for k in range(indptr[i], indptr[i + 1]):
+                j = <size_t>indices[k]
+                if j >= <size_t>n_columns:
+                    with gil:
+                        raise ValueError(f"column index {indices[k]} out of range")
+                at = position[j]
+                if not 0 <= at < n_stored:
+                    with gil:
+                        raise ValueError("positions outside the column arrays")
+                column_data[at] = data[k]
+                column_rows[at] = <index_t>i
+                position[j] = at + 1
