@@ -1,7 +1,7 @@
 """What the fits of one path share about X: its CSC columns and its column statistics.
 
 Proximal Newton's coordinate descent (:mod:`celr.solvers._cd_model`) reads X by
-columns. Converting 100k x 100k tf-idf rows to CSC costs 0.17 s, and the column
+columns. Converting 100k x 100k tf-idf rows to CSC costs 0.11 s (two threads), and the column
 statistics of the implicit standardisation 0.1 s, together a fifth of a warm-started fit
 on the L1 path; :func:`celr.regularization_path` fits the same X at every ``C``, so
 within :func:`path_data` its fits compute each once. The hand-off is by identity of the
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 
@@ -69,7 +68,7 @@ def csr_to_csc(X) -> sp.csc_matrix | None:
     ([0, 1, 2, 4], [0, 1, 0, 1], [1.0, 3.0, 2.0, 4.0])
     """
     from celr._column_stats import _run_lanes
-    from celr._parallel import MAX_LANES, MIN_ENTRIES_PER_BLOCK
+    from celr._parallel import MAX_LANES, MIN_ENTRIES_PER_BLOCK, entry_ranges
     from celr._sparse_kernel import csr_column_counts, csr_scatter_columns
     from celr._threads import thread_budget
 
@@ -82,12 +81,10 @@ def csr_to_csc(X) -> sp.csc_matrix | None:
         and X.nnz > 0
     ):
         return None
-    n_rows, n_columns = X.shape
+    n_columns = X.shape[1]
     indices, indptr, data = X.indices, X.indptr, X.data
     n_lanes = max(1, min(thread_budget(), MAX_LANES, X.nnz // MIN_ENTRIES_PER_BLOCK))
-    bounds = np.unique(np.searchsorted(indptr, np.linspace(indptr[0], indptr[-1], n_lanes + 1)))
-    bounds[0], bounds[-1] = 0, n_rows
-    lanes = list(itertools.pairwise(bounds))
+    lanes = entry_ranges(indptr, n_lanes)
     counts = [np.zeros(n_columns, dtype=np.int64) for _ in lanes]
     _run_lanes(lambda i: csr_column_counts(indices, indptr, *lanes[i], counts[i]), len(lanes))
     column_ptr = np.zeros(n_columns + 1, dtype=np.int64)

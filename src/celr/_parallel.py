@@ -53,6 +53,24 @@ TEMP_SHARE = 0.02
 MIN_TEMP_BYTES = 2 * 2**20
 
 
+def entry_ranges(indptr: np.ndarray, n_parts: int) -> list[tuple[int, int]]:
+    """``n_parts`` consecutive ranges of a CSR or CSC matrix's rows (columns) holding about
+    equal numbers of stored entries, from its ``indptr`` (fewer where ranges would be
+    empty).
+
+    Examples
+    --------
+    >>> entry_ranges(np.array([0, 5, 6, 7, 10]), 2)
+    [(0, 1), (1, 4)]
+    >>> entry_ranges(np.array([0, 0, 0]), 2)  # no entries: one range
+    [(0, 2)]
+    """
+    n_major = len(indptr) - 1
+    cuts = np.searchsorted(indptr, np.linspace(indptr[0], indptr[-1], n_parts + 1)[1:-1])
+    bounds = np.unique(np.concatenate(([0], cuts, [n_major])))
+    return [(int(a), int(b)) for a, b in itertools.pairwise(bounds)] or [(0, n_major)]
+
+
 @functools.cache
 def _pool(n_threads: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="celr")

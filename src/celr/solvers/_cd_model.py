@@ -26,15 +26,13 @@ ends on it.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
 from celr._cd_kernel import column_moments, model_sweeps
 from celr._loss import binary_loss_and_residual
-from celr._parallel import MIN_ENTRIES_PER_BLOCK, _pool
+from celr._parallel import MIN_ENTRIES_PER_BLOCK, _pool, entry_ranges
 from celr.solvers._base import Callback, IterationRecord, SmoothProblem, SolverResult
 from celr.solvers._line_search import backtracking
 from celr.solvers._support import finish_converged
@@ -208,10 +206,8 @@ class ScoredEvaluation:
         self.problem, self.y, self.weight, self.dtype = problem, y, weight, X.dtype
         n_parts = max(1, min(int(n_threads), X.nnz // MIN_ENTRIES_PER_BLOCK))
         # X^T's rows are X's columns: a range of them is a CSR view of the same arrays.
-        bounds = np.unique(np.searchsorted(X.indptr, np.linspace(0, X.nnz, n_parts + 1)))
-        bounds[0], bounds[-1] = 0, X.shape[1]
         self.parts = []
-        for a, b in itertools.pairwise(bounds):
+        for a, b in entry_ranges(X.indptr, n_parts):
             entries = slice(X.indptr[a], X.indptr[b])
             rows = (X.data[entries], X.indices[entries], X.indptr[a : b + 1] - X.indptr[a])
             self.parts.append(sp.csr_matrix(rows, shape=(b - a, X.shape[0])))
