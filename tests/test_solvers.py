@@ -99,11 +99,11 @@ PASS_BOUNDS = {
     ("breast_cancer", "newton"): (11, 9),
     ("breast_cancer_scaled", "newton"): (11, 9),
     ("digits", "newton"): (15, 10),
-    ("breast_cancer_scaled", "lbfgs"): (42, 0),
-    ("wine_scaled", "lbfgs"): (32, 0),
+    ("breast_cancer_scaled", "lbfgs"): (39, 0),
+    ("wine_scaled", "lbfgs"): (29, 0),
     # Tall enough that Newton builds its Hessian from every 2nd row (hessian_row_stride).
     ("tall_raw", "newton"): (10, 8),
-    ("tall_raw", "lbfgs"): (36, 0),
+    ("tall_raw", "lbfgs"): (33, 0),
 }
 
 
@@ -130,3 +130,27 @@ def test_number_of_passes_over_X_stays_bounded(name, solver, monkeypatch):
     print(name, solver, counts)
     assert counts["value_grad"] <= PASS_BOUNDS[name, solver][0]
     assert counts["hessian"] <= PASS_BOUNDS[name, solver][1]
+
+
+@pytest.mark.parametrize("name", ["breast_cancer_scaled", "wine_scaled", "tall_raw"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_lbfgs_evaluates_no_point_twice_in_a_row(name, sparse, monkeypatch):
+    # scipy asks for the start, which the solver has just evaluated for its record: one
+    # pass over X of ten on sparse text, answered from the last evaluation instead.
+    problem = reference_problem_for(name, 1.0, False)
+    objective, penalty = objective_and_penalty(problem, sparse=sparse)
+    points = []
+    original = LogisticObjective.value_grad
+
+    def recorded(self, coef):
+        points.append(np.array(coef, copy=True))
+        return original(self, coef)
+
+    monkeypatch.setattr(LogisticObjective, "value_grad", recorded)
+    result = SOLVERS["lbfgs"].solve(
+        objective, penalty, np.zeros(objective.n_params), tol=1e-8, max_iter=10_000
+    )
+    assert result.converged
+    assert len(points) > 2
+    repeats = [i for i in range(1, len(points)) if np.array_equal(points[i], points[i - 1])]
+    assert repeats == []

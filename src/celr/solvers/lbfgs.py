@@ -163,7 +163,9 @@ def solve(
 
 class _InU:
     """The problem as L-BFGS-B sees it, in the standardised coordinates ``u``, with the
-    last evaluation kept: the callbacks ask for the point scipy just evaluated."""
+    last evaluation kept: the callbacks ask for the point scipy just evaluated, and scipy's
+    first request is the start, which the solver has just evaluated for its record (one
+    evaluation of ten on 200,000 x 2^18 tf-idf)."""
 
     def __init__(
         self, problem: SmoothProblem, coords: StandardizedCoordinates | MeanWhitenedCoordinates
@@ -172,13 +174,19 @@ class _InU:
         self.last: dict = {}
 
     def value_and_grad(self, u: np.ndarray) -> tuple[float, np.ndarray]:
+        if self._is_last(u):
+            return self.last["value"], self.last["grad_u"].copy()
         coef = self.coords.to_coef(u)
         value, grad = self.problem.value_grad(coef)
-        self.last.update(u=u.copy(), coef=coef, value=value, grad=grad)
-        return value, self.coords.gradient_to_u(grad)
+        grad_u = self.coords.gradient_to_u(grad)
+        self.last.update(u=u.copy(), coef=coef, value=value, grad=grad, grad_u=grad_u)
+        return value, grad_u.copy()
+
+    def _is_last(self, u: np.ndarray) -> bool:
+        return "u" in self.last and np.array_equal(self.last["u"], u)
 
     def coef_and_grad(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if "u" not in self.last or not np.array_equal(self.last["u"], u):
+        if not self._is_last(u):
             self.value_and_grad(u)
         return self.last["coef"], self.last["grad"]
 
