@@ -22,6 +22,7 @@ from celr._callbacks import (
 )
 from celr._coefficients import CoefficientsMixin
 from celr._column_stats import weighted_center_scale
+from celr._columns import center_scale_of
 from celr._dask import dask_training, is_dask_collection
 from celr._firth_fit import FirthMixin
 from celr._fit_outcome import FitOutcomeMixin
@@ -370,12 +371,16 @@ class CrossEntropyLogisticRegression(
             assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
         else:
             # The objective needs these statistics too (solvers standardise implicitly):
-            # one pass over X for both, unless some column is centred.
+            # one pass over X for both, unless some column is centred; a path's fits on
+            # the same X share one (19% of a 100-point L1 path on sparse text).
             normalized = row_weights / np.sum(row_weights)
             with one_blas_thread():  # the bits of a BLAS product depend on its threads
-                center_scale = weighted_center_scale(
-                    X, normalized, True, check_finite_for=type(self).__name__
-                )
+                center_scale = center_scale_of(
+                    X, normalized, True,
+                    lambda: weighted_center_scale(
+                        X, normalized, True, check_finite_for=type(self).__name__
+                    ),
+                )  # fmt: skip
             offsets = choose_offsets(
                 X, normalized, True, getattr(self, "feature_names_in_", None),
                 center_scale=center_scale, stacklevel=4,  # past fit and _fit_context
