@@ -7,6 +7,7 @@ model's own optimality conditions, and the path's shared columns against fits wi
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -17,9 +18,18 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.fixes import parse_version
 
+import celr._estimator
+import celr._path
 from celr import CrossEntropyLogisticRegression, regularization_path
 from celr._cd_kernel import column_moments, model_sweeps
-from celr._columns import canonical_csc, center_scale_of, columns_of, path_data
+from celr._columns import (
+    canonical_csc,
+    center_scale_of,
+    columns_of,
+    path_data,
+    shared_last_evaluation,
+)
+from celr._objective import LogisticObjective
 from celr.solvers import _cd_model, prox_newton
 
 
@@ -189,6 +199,51 @@ def test_path_data_only_for_that_matrix_and_those_weights():
     assert columns_of(X) is not columns
     center_scale_of(X, weight, True, statistics)
     assert len(calls) == 5
+
+
+def test_path_fits_share_statistics_and_start_evaluations(monkeypatch):
+    """A path's fits on one X compute the column statistics once (with an intercept the
+    estimator asks for them itself, for its offsets), and each warm start's value and
+    gradient are the previous fit's last evaluation, not a new pass: the path is the
+    same, bit for bit, as without the sharing."""
+    X, y = text_problem()
+    statistics_calls, products = [], []
+    original_stats = celr._estimator.weighted_center_scale
+    monkeypatch.setattr(
+        celr._estimator, "weighted_center_scale",
+        lambda *a, **k: statistics_calls.append(1) or original_stats(*a, **k),
+    )  # fmt: skip
+    original_scores = LogisticObjective.scores
+    monkeypatch.setattr(
+        LogisticObjective, "scores", lambda self, c: products.append(1) or original_scores(self, c)
+    )
+    shared = regularization_path(X, y, Cs=6, l1_ratio=1.0, tol=1e-8)
+    assert len(statistics_calls) == 1
+    shared_products = len(products)
+    statistics_calls.clear(), products.clear()
+    # The same fits without the path's sharing: every fit computes its own.
+    monkeypatch.setattr(celr._path, "path_data", lambda X: contextlib.nullcontext())
+    alone = regularization_path(X, y, Cs=6, l1_ratio=1.0, tol=1e-8)
+    assert len(statistics_calls) == 6
+    # Five warm starts: at least one product each (a fit on small data is one block).
+    assert shared_products <= len(products) - 5
+    np.testing.assert_array_equal(shared.coefs, alone.coefs)
+    np.testing.assert_array_equal(shared.intercepts, alone.intercepts)
+    np.testing.assert_array_equal(shared.n_iter, alone.n_iter)
+
+
+def test_shared_last_evaluation_only_for_those_rows_and_evaluator():
+    X, y = text_problem()
+    labels, weight = (y > 0).astype(np.intp), np.full(X.shape[0], 1.0 / X.shape[0])
+    key = ("whole", 2, True)
+    with path_data(X):
+        first = shared_last_evaluation(X, labels, weight, key)
+        assert shared_last_evaluation(X, labels.copy(), weight.copy(), key) is first
+        assert shared_last_evaluation(X, 1 - labels, weight, key) is not first
+        assert shared_last_evaluation(X, labels, 2 * weight, key) is not first
+        assert shared_last_evaluation(X, labels, weight, ("whole", 2, False)) is not first
+        assert shared_last_evaluation(X.copy(), labels, weight, key) is not first
+    assert shared_last_evaluation(X, labels, weight, key) is not first
 
 
 def test_model_sweeps_solve_the_model():

@@ -111,11 +111,13 @@ def csr_to_csc(X) -> sp.csc_matrix | None:
 
 
 class _PathData:
-    """One path's X, its CSC columns (None until asked for) and statistics computed."""
+    """One path's X, its CSC columns (None until asked for), statistics computed and
+    last evaluations (one per rows and layout)."""
 
     def __init__(self, X, columns: sp.csc_matrix | None) -> None:
         self.X, self.columns = X, columns
         self.statistics: list[tuple[np.ndarray, bool, tuple]] = []
+        self.evaluations: list[tuple[np.ndarray, np.ndarray, tuple, object]] = []
 
 
 @contextlib.contextmanager
@@ -153,3 +155,25 @@ def center_scale_of(X, weight: np.ndarray, fit_intercept: bool, compute: Callabl
         array.flags.writeable = False
     known.statistics.append((weight.copy(), fit_intercept, result))
     return result
+
+
+def shared_last_evaluation(X, labels: np.ndarray, weight: np.ndarray, evaluator: tuple):
+    """A :class:`celr._objective.LastEvaluation` for an objective on ``X``: the path's,
+    shared by its fits with the same labels, weights and ``evaluator`` (layout and how
+    the value is summed, so that a recalled value has the bits a new one would), else a
+    new one. Only the data term is remembered, which does not depend on ``C``."""
+    from celr._objective import LastEvaluation
+
+    known = _KNOWN.get()
+    if known is None or known.X is not X:
+        return LastEvaluation()
+    for seen_labels, seen_weight, seen_evaluator, last in known.evaluations:
+        if (
+            seen_evaluator == evaluator
+            and np.array_equal(seen_labels, labels)
+            and np.array_equal(seen_weight, weight)
+        ):
+            return last
+    last = LastEvaluation()
+    known.evaluations.append((labels.copy(), weight.copy(), evaluator, last))
+    return last

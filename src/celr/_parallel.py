@@ -36,8 +36,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
+from celr._columns import shared_last_evaluation
 from celr._gram import mirror_upper_triangle
-from celr._objective import CoefLayout, LastEvaluation, LogisticObjective
+from celr._objective import CoefLayout, LogisticObjective
 
 # Below this many stored entries a block's work is too short to pay for a thread hand-off.
 MIN_ENTRIES_PER_BLOCK = 500_000
@@ -150,7 +151,10 @@ class RowBlockObjective(CoefLayout):
         self.n_samples, self.weight_sum = whole.n_samples, whole.weight_sum
         self.sparse, self.n_stored = whole.sparse, whole.n_stored
         self.precision = whole.precision
-        self.last_evaluation = LastEvaluation()
+        self.last_evaluation = shared_last_evaluation(
+            whole.X, whole.y, whole.normalized_weight,
+            ("blocks", n_blocks, whole.n_classes, whole.fit_intercept),
+        )  # fmt: skip
         bounds = np.linspace(0, whole.n_samples, n_blocks + 1).astype(int)
         self.blocks = [
             LogisticObjective(
@@ -242,8 +246,11 @@ class RowBlockObjective(CoefLayout):
         return float(self._sum(self.blocks, lambda block: block.value(coef), self.n_lanes))
 
     def value_grad(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
+        known = self.last_evaluation.recall_with_grad(coef)
+        if known is not None:
+            return known
         value, grad = self._sum(self.blocks, lambda block: block.value_grad(coef), self.n_lanes)
-        self.last_evaluation.remember(coef, value)
+        self.last_evaluation.remember(coef, value, grad)
         return float(value), grad
 
     def hessp_at(self, coef: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
