@@ -31,6 +31,7 @@ from sklearn.utils.validation import (
 )
 
 from celr._array_api_fit import refuse_array_api
+from celr._columns import path_data
 from celr._estimator import CrossEntropyLogisticRegression
 from celr._inputs import FLOAT_DTYPES
 from celr._path import c_grid, warm_path
@@ -404,11 +405,14 @@ def _fold_path(estimator, X, y, sample_weight, train, test, Cs, scorer, score_pa
     score_kwargs = _check_method_params(X, params=score_params, indices=test)
     X_train, y_train, X_test, y_test = X[train], y[train], X[test], y[test]
     scores, coefs, n_iter = [], [], []
-    for fitted in warm_path(clone(estimator), X_train, y_train, Cs, fit_weight):
-        scores.append(scorer(fitted, X_test, y_test, **score_kwargs))
-        coef = fitted.coef_
-        if fitted.fit_intercept:
-            coef = np.column_stack([coef, fitted.intercept_])
-        coefs.append(coef)
-        n_iter.append(fitted.n_iter_)
+    # As regularization_path's: the fold's fits share X's columns, statistics and each
+    # warm start's evaluation.
+    with path_data(X_train):
+        for fitted in warm_path(clone(estimator), X_train, y_train, Cs, fit_weight):
+            scores.append(scorer(fitted, X_test, y_test, **score_kwargs))
+            coef = fitted.coef_
+            if fitted.fit_intercept:
+                coef = np.column_stack([coef, fitted.intercept_])
+            coefs.append(coef)
+            n_iter.append(fitted.n_iter_)
     return scores, coefs, n_iter
