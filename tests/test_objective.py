@@ -483,3 +483,25 @@ def test_value_at_the_last_evaluated_point_is_remembered_not_recomputed(n_thread
     moved[0] += 1e-3
     assert not reads
     assert objective.value(moved) != value and reads
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_cold_start_scores_skip_the_product_and_equal_it(sparse, n_classes, fit_intercept):
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(40, 5)) * (rng.random((40, 5)) < 0.5)
+    X = sp.csr_matrix(X) if sparse else X
+    y = rng.integers(0, n_classes, 40)
+    objective = LogisticObjective(X, y, np.ones(40), n_classes, fit_intercept)
+    coef = np.zeros(objective.n_params)
+    if fit_intercept:
+        coef[-objective.n_scores :] = rng.normal(size=objective.n_scores)
+    weights, intercept = objective.unpack(coef)
+    expected = np.asarray(X @ weights.T) + intercept
+    scores = objective.scores(coef)
+    # The product of X with zeros is exactly zero: the scores are the intercepts, exactly.
+    np.testing.assert_array_equal(scores, expected[:, 0] if n_classes == 2 else expected)
+    coef_moved = coef.copy()
+    coef_moved[0] = 1e-300  # one weight non-zero: the product is computed
+    assert objective.scores(coef_moved).shape == scores.shape

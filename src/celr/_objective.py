@@ -279,6 +279,12 @@ class LogisticObjective(GramMatrices, CoefLayout):
     def scores(self, coef: np.ndarray) -> np.ndarray:
         """Scores ``X @ W.T + b`` in float64: shape (n,) for two classes, (n, K) else."""
         weights, intercept = self.unpack(coef)
+        if not weights.any():
+            # A cold start (no weights, or the intercepts alone): X's product is zero (X
+            # is finite by now), and half of the first evaluation's pass over X.
+            z = np.zeros((self.n_samples, self.n_scores))
+            z += intercept
+            return z[:, 0] if self.n_scores == 1 else z
         z = self.X @ weights.T.astype(self.X.dtype, copy=False)
         z = np.asarray(z, dtype=np.float64)
         z += intercept
