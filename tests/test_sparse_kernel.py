@@ -39,13 +39,38 @@ def test_sums_match_dense_sums(dtype, index_dtype):
     np.testing.assert_array_equal(counts, stored.sum(axis=0))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_equal_weights_sum_the_values_and_match_the_weighted_pass(dtype, index_dtype):
+    # Equal weights take the kernel's unweighted table (three columns), scaled after.
+    X, _ = _csr(dtype, index_dtype)
+    n = X.shape[0]
+    equal = np.full(n, 1.0 / n)
+    value_sum, squares, stored_weight, counts = csr_column_sums(X, equal)
+    nearly = equal.copy()
+    nearly[0] *= 1.0 + 2**-40  # not equal: the weighted table (four columns)
+    weighted = csr_column_sums(X, nearly)
+    dense = X.toarray().astype(np.float64)
+    stored = dense != 0
+    # The sums differ from the weighted ones only in rounding: n eps relative (all terms
+    # non-negative), plus the 2^-40 of one row's weight.
+    bound = n * np.finfo(float).eps + 2**-40
+    for mine, reference in zip((value_sum, squares, stored_weight), weighted[:3], strict=True):
+        np.testing.assert_allclose(mine, reference, rtol=bound, atol=0)
+    np.testing.assert_allclose(value_sum, dense.mean(axis=0), rtol=bound, atol=0)
+    np.testing.assert_allclose(stored_weight, stored.mean(axis=0), rtol=bound, atol=0)
+    np.testing.assert_array_equal(counts, stored.sum(axis=0))
+    np.testing.assert_array_equal(weighted[3], counts)
+
+
 def test_sums_do_not_depend_on_the_thread_count():
     X, weight = _csr(np.float64, np.int32, n=100_000, d=300)  # 600,000 entries: 3 lanes
-    with threadpoolctl.threadpool_limits(1):
-        one = csr_column_sums(X, weight)
-    two = csr_column_sums(X, weight)
-    for a, b in zip(one, two, strict=True):
-        np.testing.assert_array_equal(a, b)
+    for weights in (weight, np.full(X.shape[0], 1.0 / X.shape[0])):
+        with threadpoolctl.threadpool_limits(1):
+            one = csr_column_sums(X, weights)
+        two = csr_column_sums(X, weights)
+        for a, b in zip(one, two, strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_the_kernel_refuses_what_would_write_out_of_bounds():
@@ -53,8 +78,9 @@ def test_the_kernel_refuses_what_would_write_out_of_bounds():
     sums = np.zeros((5, 4))
     with pytest.raises(ValueError, match="out of range"):
         add_rows(X.data, X.indices, X.indptr, weight, 0, 11, sums)
-    with pytest.raises(ValueError, match="not 4"):
-        add_rows(X.data, X.indices, X.indptr, weight, 0, 10, np.zeros((5, 3)))
+    for width in (2, 5):
+        with pytest.raises(ValueError, match="not 3 or 4"):
+            add_rows(X.data, X.indices, X.indptr, weight, 0, 10, np.zeros((5, width)))
     bad = X.indices.copy()
     bad[0] = 5
     with pytest.raises(ValueError, match="column index 5"):
