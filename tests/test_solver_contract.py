@@ -60,7 +60,7 @@ EPS = np.finfo(float).eps
 TOL = 1e-8
 C = 0.5
 PENALTIES = {"l2": 0.0, "enet": 0.5, "l1": 1.0}
-#: The solvers whose history never rises with a smooth penalty (line searches, L-BFGS-B).
+#: The solvers whose history never rises with a smooth penalty (line searches, L-BFGS).
 MONOTONE = ("newton", "lbfgs")
 
 

@@ -89,9 +89,9 @@ class CrossEntropyLogisticRegression(
         small data: :mod:`celr.solvers._cost`), conjugate gradients on Hessian-vector
         products otherwise; with an L1 part, proximal Newton (its local model solved by
         L-BFGS-B on split weights).
-        ``'lbfgs'``: scipy's L-BFGS-B on implicitly standardised coefficients; with an
-        L1 part, on the weights split into positive and negative parts, over growing
-        working sets.
+        ``'lbfgs'``: L-BFGS on implicitly standardised coefficients (its own compact
+        form); with an L1 part, scipy's L-BFGS-B on the weights split into positive and
+        negative parts, over growing working sets.
         ``'gd'``: the textbook's full-batch gradient descent (section 5.6), with a fixed
         ``learning_rate`` or, by default, a line search in standardised units; with an
         L1 part each step is followed by soft-thresholding (proximal gradient).
