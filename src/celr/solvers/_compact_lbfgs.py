@@ -118,9 +118,9 @@ class CompactInverseHessian:
         chrono = np.ix_(order, order)
         upper = np.triu(self.sy[chrono])
         gamma = self.gamma
-        a = solve_triangular(upper, s_g, lower=False)
+        a = solve_triangular(upper, s_g, lower=False, check_finite=False)
         inner = np.diag(upper) * a + gamma * (self.yy[chrono] @ a) - gamma * y_g
-        b = solve_triangular(upper, inner, lower=False, trans="T")
+        b = solve_triangular(upper, inner, lower=False, trans="T", check_finite=False)
         coefficients = np.zeros(products.shape)
         coefficients[order, 0] = b
         coefficients[order, 1] = -gamma * a
