@@ -138,7 +138,8 @@ def test_wolfe_step_backs_off_from_overflow():
             return np.inf, np.full(1, np.nan)
         return float((x[0] - 3) ** 2), np.array([2 * (x[0] - 3)])
 
-    point, _ = wolfe_step(fun_grad, np.zeros(1), 9.0, np.ones(1), -6.0, 1e3)
+    # From 1e10 (L-BFGS-B's largest first step) a tenth of the way back per overflow.
+    point, _ = wolfe_step(fun_grad, np.zeros(1), 9.0, np.ones(1), -6.0, 1e10)
     assert point is not None and point[1] < 9.0
 
 

@@ -33,6 +33,7 @@ FunGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
 SUFFICIENT_DECREASE = 1e-3
 CURVATURE = 0.9
 MAX_TRIALS = 20
+MAX_FIRST_STEP = 1e10
 # A pair with s.y at or below this share of y.y carries no usable curvature (scipy's
 # L-BFGS-B skips it by the same test).
 _CURVATURE_FLOOR = np.finfo(np.float64).eps
@@ -193,13 +194,13 @@ def minimize_lbfgs(
         if not slope < 0:
             return Outcome(n_iter, "line search")
         noise = ftol * max(abs(value), 1.0)
-        first_step = 1.0 if len(inverse_hessian) else 1.0 / np.sqrt(-slope)
+        first_step = 1.0 if len(inverse_hessian) else _first_step(slope)
         step, in_rounding = wolfe_step(fun_grad, x, value, direction, slope, first_step, noise)
         if step is None and not in_rounding and len(inverse_hessian):
             inverse_hessian.reset()
             direction, slope = -grad, -float(grad @ grad)
             step, in_rounding = wolfe_step(
-                fun_grad, x, value, direction, slope, 1.0 / np.sqrt(-slope), noise
+                fun_grad, x, value, direction, slope, _first_step(slope), noise
             )
         if step is None:
             return Outcome(n_iter, "ftol" if in_rounding else "line search")
@@ -212,6 +213,12 @@ def minimize_lbfgs(
         if decrease <= ftol * max(abs(value), abs(value + decrease), 1.0):
             return Outcome(n_iter + 1, "ftol")
     return Outcome(max_iter, "max_iter")
+
+
+def _first_step(slope: float) -> float:
+    """``1 / |d|`` along steepest descent ``d = -g`` (``slope = -|g|^2``), at most
+    L-BFGS-B's largest unbounded step, 1e10."""
+    return min(1.0 / np.sqrt(-slope), MAX_FIRST_STEP)
 
 
 def wolfe_step(
@@ -264,7 +271,8 @@ def wolfe_step(
 
 def _next_step(low: tuple, high: tuple | None) -> float | None:
     """The next trial: cubic interpolation inside the bracket, kept 10% of its width from
-    its ends (the midpoint where the cubic has no minimiser); without an upper end,
+    its ends (the midpoint where the cubic has no minimiser, a tenth of the way where
+    ``f`` was not finite); without an upper end,
     4x the last step (as MINPACK's line search extrapolates); None once the bracket is
     below rounding."""
     t_low = low[0]
@@ -274,6 +282,8 @@ def _next_step(low: tuple, high: tuple | None) -> float | None:
     width = t_high - t_low
     if abs(width) <= 1e-12 * max(abs(t_high), 1e-300):
         return None
+    if not np.isfinite(high[1]):
+        return t_low + 0.1 * width  # f overflowed there: back off fast
     t = _cubic_minimiser(low, high)
     if t is None:
         return t_low + 0.5 * width
