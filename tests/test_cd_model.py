@@ -71,7 +71,9 @@ def test_wide_sparse_two_class_l1_takes_coordinate_descent(monkeypatch):
     monkeypatch.undo()  # the real choice
     X, y = text_problem(n=300, p=25_000, density=0.002)  # over EXACT_MAX_PARAMS
     calls = []
-    monkeypatch.setattr(_cd_model, "solve_model", lambda *a: calls.append(1) or SOLVE(*a))
+    monkeypatch.setattr(
+        _cd_model, "solve_model", lambda *a, **k: calls.append(1) or SOLVE(*a, **k)
+    )
     model = fit(X, y, C=20.0, l1_ratio=1.0, solver="auto", tol=1e-8)
     assert model.solver_ == "newton" and calls
     assert model.stop_crit_ <= 1e-8
@@ -278,6 +280,43 @@ def test_model_sweeps_solve_the_model():
     np.testing.assert_allclose(
         model_grad[:-1][~zero], -l1[~zero] * np.sign(new[~zero]), atol=bound
     )
+
+
+def test_model_sweeps_with_a_pivot_column_solve_the_model():
+    """Without an intercept, a dense column as the pivot: at the kernel's answer every
+    coordinate satisfies its optimality condition, the pivot's with its L1 term's slope
+    at its (kept) sign, and ``xstep`` is ``X d`` with the pivot's step in it."""
+    X, y = text_problem(n=80, p=30, density=0.2, seed=8)
+    rng = np.random.default_rng(9)
+    dense = rng.uniform(0.5, 1.5, len(y))  # column 0: stored in every row
+    X = sp.hstack([sp.csc_matrix(dense[:, None]), X[:, 1:]]).tocsc()
+    columns = canonical_csc(X)
+    h = rng.uniform(0.01, 0.25, len(y)) / len(y)
+    grad, coef = rng.normal(size=30) * 1e-2, rng.normal(size=30) * (rng.random(30) < 0.5)
+    coef[0] = -2.0
+    l1, l2, unit = np.full(30, 2e-3), np.full(30, 1e-3), np.full(30, 0.5)
+    working = np.arange(1, 30, dtype=np.intp)
+    g0 = grad[0] + l1[0] * np.sign(coef[0])
+    moments, total = column_moments(
+        columns.data, columns.indices, columns.indptr, working, h, l2[1:], False, dense, l2[0]
+    )
+    step, xstep = np.zeros(29), np.zeros(len(y))
+    d0, n_sweeps, change = model_sweeps(
+        columns.data, columns.indices, columns.indptr, working, h, grad[1:], coef[1:],
+        l1[1:], l2[1:], unit[1:], moments, total, step, xstep, False, g0, 0.0, 1e-13,
+        10_000, dense, l2[0], unit[0],
+    )  # fmt: skip
+    assert change <= 1e-13 and n_sweeps < 10_000
+    full_step = np.r_[d0, step]
+    A = X.toarray()
+    np.testing.assert_allclose(xstep, A @ full_step, atol=1e-14)
+    model_grad = grad + (A.T @ (h[:, None] * A) + np.diag(l2)) @ full_step
+    new = coef + full_step
+    assert np.sign(new[0]) == np.sign(coef[0])
+    bound = 1e-11  # change <= 1e-13 per coordinate (unit 0.5), times the couplings
+    zero = new == 0
+    assert np.all(np.abs(model_grad[zero]) <= l1[zero] + bound)
+    np.testing.assert_allclose(model_grad[~zero], -l1[~zero] * np.sign(new[~zero]), atol=bound)
 
 
 def test_working_set_keeps_support_and_takes_the_worst_violators():

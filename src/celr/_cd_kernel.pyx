@@ -31,6 +31,8 @@ ctypedef fused index_t:
     int
     long long
 
+_NO_PIVOT = np.zeros(0)
+
 
 cdef inline double _soft_threshold(double x, double threshold) noexcept nogil:
     if x > threshold:
@@ -41,10 +43,11 @@ cdef inline double _soft_threshold(double x, double threshold) noexcept nogil:
 
 
 ctypedef struct Sweep:
-    double total_curvature    # H = sum_i h_i
-    double grad_intercept     # g_b
-    double intercept_step     # d_b
-    double curved_sum         # sum_i h_i s_i, s = X d
+    double total_curvature    # H = sum_i h_i c_i^2 (c the pivot: ones for b)
+    double grad_intercept     # g_b (the pivot's g_0, its L1 term's slope included)
+    double intercept_step     # d_b (d_0)
+    double curved_sum         # sum_i h_i c_i s_i, s = X d
+    double pivot_l2           # the pivot's L2 curvature (0 for an intercept)
     bint centred              # coordinates move along e_j - mu_j e_b (an intercept)
 
 
@@ -80,7 +83,7 @@ cdef inline double _coordinate(
         partial += mean * state.total_curvature * state.intercept_step
         partial -= mean * (
             state.grad_intercept + state.curved_sum
-            + state.total_curvature * state.intercept_step
+            + (state.total_curvature + state.pivot_l2) * state.intercept_step
         )
     value = coef[k] + step[k]
     delta = _soft_threshold(value - partial / a, l1[k] / a) - value
@@ -103,6 +106,8 @@ def column_moments(
     const double[::1] curvature,
     const double[::1] l2,
     bint fit_intercept,
+    const double[::1] pivot=None,
+    double pivot_l2=0.0,
 ):
     """The working columns' moments under ``h``, for :func:`model_sweeps`.
 
@@ -116,17 +121,28 @@ def column_moments(
         all correlated with it: plain coordinate descent then took 200 sweeps and still
         had not converged), with curvature ``sum_i h_i x_ij^2 - H mu_j^2 + l2_j``;
         without, along ``e_j``: ``sum_i h_i x_ij^2 + l2_j`` and ``mu_j = 0``.
+        With a ``pivot`` column ``c`` instead (no intercept), the same with ``c`` for the
+        column of ones: ``mu_j = sum_i h_i x_ij c_i / H`` and the curvature of
+        ``e_j - mu_j e_0`` is ``sum_i h_i x_ij^2 - H mu_j^2 + l2_j + mu_j^2 pivot_l2``.
     total_curvature : float
-        ``H = sum_i h_i``.
+        ``H = sum_i h_i`` (with a pivot ``sum_i h_i c_i^2``).
     """
     cdef Py_ssize_t i, n_rows = curvature.shape[0]
     cdef double total = 0.0
+    if pivot is None:
+        pivot = _NO_PIVOT
+    cdef bint pivoted = pivot.shape[0] > 0
     with nogil:
-        for i in range(n_rows):
-            total += curvature[i]
+        if pivoted:
+            for i in range(n_rows):
+                total += curvature[i] * pivot[i] * pivot[i]
+        else:
+            for i in range(n_rows):
+                total += curvature[i]
     moments = _moments(
         data, indices, indptr, working, curvature, l2,
-        total if fit_intercept and total > 0.0 else 0.0,
+        total if (fit_intercept or pivoted) and total > 0.0 else 0.0,
+        pivot, pivot_l2,
     )
     return np.asarray(moments), total
 
@@ -151,6 +167,9 @@ def model_sweeps(
     double intercept_step,
     double tol,
     Py_ssize_t max_sweeps,
+    const double[::1] pivot=None,
+    double pivot_l2=0.0,
+    double pivot_unit=1.0,
 ):
     """Sweeps of coordinate descent on the model over ``working``'s columns (and ``b``).
 
@@ -180,6 +199,15 @@ def model_sweeps(
         partial derivative before the coordinate's step, in standardised units, as
         ``stop_crit``) is at most ``tol``.
     max_sweeps : int
+    pivot : ndarray of shape (n_samples,), optional
+        Without an intercept, a column ``c`` (dense, not in ``working``) that takes the
+        intercept's part: its weight's step ``d_0`` is ``intercept_step``, its
+        gradient (with its L1 term's slope at its sign) ``grad_intercept``, and every
+        other coordinate moves along ``e_j - mu_j e_0``. A column stored in every row is
+        nearly an intercept, and plain coordinate descent is as slow against it as
+        against the column of ones. Exact while the pivot's weight keeps its sign.
+    pivot_l2, pivot_unit : float
+        The pivot's L2 curvature and ``1 / param_scale`` (the intercept's unit is 1).
 
     Returns
     -------
@@ -207,11 +235,15 @@ def model_sweeps(
     cdef Py_ssize_t sweep = 0
     cdef double change = 0.0, intercept_partial
     cdef Sweep state
+    if pivot is None:
+        pivot = _NO_PIVOT
+    cdef bint pivoted = pivot.shape[0] > 0
     state.total_curvature = total_curvature
-    state.centred = fit_intercept and total_curvature > 0.0
+    state.centred = (fit_intercept or pivoted) and total_curvature > 0.0
     state.grad_intercept = grad_intercept
     state.intercept_step = intercept_step
     state.curved_sum = 0.0
+    state.pivot_l2 = pivot_l2
     with nogil:
         # q = s + d_b with s = X d kept sparse: a centred coordinate's move shifts the
         # intercept, a scalar, not every row's q.
@@ -219,6 +251,10 @@ def model_sweeps(
             for i in range(n_rows):
                 xstep[i] -= intercept_step
                 state.curved_sum += curvature[i] * xstep[i]
+        elif pivoted:
+            for i in range(n_rows):
+                xstep[i] -= intercept_step * pivot[i]
+                state.curved_sum += curvature[i] * pivot[i] * xstep[i]
         while sweep < max_sweeps:
             sweep += 1
             change = 0.0
@@ -229,15 +265,20 @@ def model_sweeps(
             if state.centred:
                 intercept_partial = (
                     state.grad_intercept + state.curved_sum
-                    + state.total_curvature * state.intercept_step
+                    + (state.total_curvature + state.pivot_l2) * state.intercept_step
                 )
-                state.intercept_step -= intercept_partial / state.total_curvature
-                change = fmax(change, fabs(intercept_partial))
+                state.intercept_step -= intercept_partial / (
+                    state.total_curvature + state.pivot_l2
+                )
+                change = fmax(change, fabs(intercept_partial) * pivot_unit)
             if change <= tol:
                 break
         if fit_intercept:
             for i in range(n_rows):
                 xstep[i] += state.intercept_step
+        elif pivoted:
+            for i in range(n_rows):
+                xstep[i] += state.intercept_step * pivot[i]
     return state.intercept_step, sweep, change
 
 
@@ -249,26 +290,35 @@ cdef double[:, ::1] _moments(
     const double[::1] curvature,
     const double[::1] l2,
     double total_curvature,
+    const double[::1] pivot,
+    double pivot_l2,
 ):
     """Per working column: the curvature ``a_j`` of the coordinate's move and the column's
     ``h``-weighted mean ``mu_j = sum_i h_i x_ij / H`` (``H = sum_i h_i``). With
     ``total_curvature`` 0 (no intercept) the move is along ``e_j`` alone:
     ``a_j = sum_i h_i x_ij^2 + l2_j``, ``mu_j = 0``; else along ``e_j - mu_j e_b``, whose
-    curvature is ``sum_i h_i x_ij^2 - H mu_j^2 + l2_j``."""
+    curvature is ``sum_i h_i x_ij^2 - H mu_j^2 + l2_j`` (with a ``pivot`` ``c``,
+    ``mu_j = sum_i h_i x_ij c_i / H`` and ``mu_j^2 pivot_l2`` more)."""
     cdef Py_ssize_t n_working = working.shape[0], k, j
     cdef index_t entry
     cdef double squares, first, mean
     cdef double[:, ::1] moments = cython_zeros((n_working, 2))
+    cdef bint pivoted = pivot.shape[0] > 0
     with nogil:
         for k in range(n_working):
             j = working[k]
             squares = 0.0
             first = 0.0
-            for entry in range(indptr[j], indptr[j + 1]):
-                squares += curvature[indices[entry]] * data[entry] * data[entry]
-                first += curvature[indices[entry]] * data[entry]
+            if pivoted:
+                for entry in range(indptr[j], indptr[j + 1]):
+                    squares += curvature[indices[entry]] * data[entry] * data[entry]
+                    first += curvature[indices[entry]] * data[entry] * pivot[indices[entry]]
+            else:
+                for entry in range(indptr[j], indptr[j + 1]):
+                    squares += curvature[indices[entry]] * data[entry] * data[entry]
+                    first += curvature[indices[entry]] * data[entry]
             mean = first / total_curvature if total_curvature > 0.0 else 0.0
-            moments[k, 0] = fmax(squares - mean * first, 0.0) + l2[k]
+            moments[k, 0] = fmax(squares - mean * first, 0.0) + l2[k] + mean * mean * pivot_l2
             moments[k, 1] = mean
     return moments
 
