@@ -119,6 +119,30 @@ def test_agrees_with_lbfgs_working_sets_to_rounding():
     np.testing.assert_array_equal(newton.coef_ != 0, lbfgs.coef_ != 0)
 
 
+@pytest.mark.parametrize("C", [0.5, 5.0])
+def test_a_column_in_every_row_pivots_the_sweeps_without_intercept(C, monkeypatch):
+    # Imbalanced classes: without an intercept the column of every row takes its part.
+    X, _ = text_problem(seed=5)
+    rng = np.random.default_rng(5)
+    y = (rng.random(X.shape[0]) < 0.25 + 0.5 * (X[:, 0].toarray().ravel() > 0)).astype(int)
+    X = sp.hstack([X, rng.uniform(0.2, 1.0, (X.shape[0], 1))]).tocsr()
+    pivots = []
+    original = _cd_model.pivot_of
+    monkeypatch.setattr(
+        _cd_model, "pivot_of", lambda *a: pivots.append(original(*a)) or pivots[-1]
+    )
+    params = dict(C=C, l1_ratio=1.0, fit_intercept=False, tol=1e-12)
+    newton = fit(X, y, **params)
+    assert newton.coef_[0, -1] != 0 and any(p is not None for p in pivots)
+    lbfgs = fit(X, y, solver="lbfgs", max_iter=100_000, **params)
+    no_intercept = np.zeros(1)
+    f_newton = objective(X, y, newton.coef_, no_intercept, C, 1.0)
+    f_lbfgs = objective(X, y, lbfgs.coef_, no_intercept, C, 1.0)
+    # Both at stop_crit <= 1e-12: f agrees to its rounding, ~n eps.
+    assert abs(f_newton - f_lbfgs) <= 100 * len(y) * np.finfo(float).eps * f_lbfgs
+    np.testing.assert_array_equal(newton.coef_ != 0, lbfgs.coef_ != 0)
+
+
 def test_integer_weights_equal_repeated_rows():
     X, y = text_problem(seed=1)
     counts = np.random.default_rng(2).integers(1, 4, size=len(y))

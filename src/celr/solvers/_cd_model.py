@@ -16,6 +16,13 @@ units) is below a tolerance that tightens with ``stop_crit`` (superlinear conver
 as in :mod:`.prox_newton`); (5) the same backtracking line search on the whole
 objective, which also evaluates the next gradient.
 
+With an intercept every coordinate moves along ``e_j - mu_j e_b``, which keeps the
+intercept's partial derivative (tf-idf columns are all correlated with the column of
+ones). Without one, a column stored in nearly every row takes the intercept's part, and
+its non-zero weight is the sweeps' pivot instead (:data:`PIVOT_SHARE`): on the b = 0
+L1 path over 100k x 100k tf-idf that took 212 -> 95 iterations at tol 1e-4 (16.9 ->
+9.3 s) and made tol 1e-6 reachable (31.7 s; over 120 s before).
+
 The sweeps return ``X d`` with the step, so the line search knows every trial's scores
 (``z + t X d``) and needs no product for them; the gradient ``X^T r`` is then a gather
 per column of the CSC copy, over column ranges on threads (:class:`ScoredEvaluation`),
