@@ -90,12 +90,13 @@ def test_textbook_sgd_step():
     """Section 5.6.1's worked step: x = [3, 2], y = 1, w = b = 0, eta = 0.1 gives
     w = [0.15, 0.1], b = 0.05 (no penalty, one row per step, raw coordinates)."""
     X = sp.csr_matrix(np.array([[3.0, 2.0]]))
-    w, w_average, intercept = np.zeros(2), np.zeros(2), np.zeros(2)
+    w, w_average, intercept, scratch = np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(2)
     sparse_binary_pass(
         X.data, X.indices, X.indptr, np.array([1.0]), np.array([1.0]), np.array([0]), 1,
         w, w_average, intercept, True, np.ones(2), np.zeros(2), 0.0, 0.1, False,
-        0.0, 0.0, 1.0, np.inf, 0, np.zeros(2),
+        0.0, 0.0, 1.0, np.inf, 0, scratch,
     )  # fmt: skip
+    assert not scratch.any()  # the gradient's scratch is left zero for the next pass
     eps = np.finfo(float).eps
     np.testing.assert_allclose(w, [0.15, 0.1], rtol=4 * eps)
     np.testing.assert_allclose(intercept[0], 0.05, rtol=4 * eps)

@@ -94,13 +94,17 @@ cdef void _step(
 
     The loop is bound by reading the vectors (2 MB each at 2^18 features: they do not
     fit in the core's cache): a loop per operation cost 1.5x, and unrolled partial sums
-    1.2x; the gradient's scratch is cleared where the batch wrote it, not here, and the
-    average is copied once when averaging starts, not written every step before it."""
+    1.2x. The gradient's scratch is cleared here as it is read: a second walk over the
+    batch's rows to clear only what they wrote cost more (200,000 x 2^18 tf-idf, ten
+    epochs: 133 -> 102 ms an epoch, the same bits; on the Intel host of 2026-12-07 the
+    opposite had measured better). The average is copied once when averaging starts, not
+    written every step before it."""
     cdef Py_ssize_t j
     cdef double wj, products = 0.0, squares = 0.0
     if inverse_count:
         for j in range(n):
             wj = coef[j] - eta * unit[j] * (grad[j] + alpha * coef[j] - residual_sum * shift[j])
+            grad[j] = 0.0
             coef[j] = wj
             average[j] += (wj - average[j]) * inverse_count
             products += wj * shift[j]
@@ -108,6 +112,7 @@ cdef void _step(
     else:
         for j in range(n):
             wj = coef[j] - eta * unit[j] * (grad[j] + alpha * coef[j] - residual_sum * shift[j])
+            grad[j] = 0.0
             coef[j] = wj
             products += wj * shift[j]
             squares += wj * wj
@@ -246,10 +251,6 @@ def sparse_binary_pass(
                 average_is_behind = True
             _step(n_features, coef, average, grad, unit, shift, eta, alpha, residual_sum,
                   inverse_count, &offset, &square_sum)
-            for t in range(start, stop):
-                i = order[t]
-                for j in range(indptr[i], indptr[i + 1]):
-                    grad[columns[j]] = 0.0
             if fit_intercept:
                 c -= eta * residual_sum
             if inverse_count:
