@@ -188,31 +188,28 @@ def solve_model(
     took 12% longer.) ``pivot``, a position in ``working`` (no intercept), makes that
     column the sweeps' pivot, valid while its weight keeps its sign.
     """
-    if pivot is None:
-        columns = (X.data, X.indices, X.indptr, working, curvature)
-        moments, total = column_moments(*columns, l2, fit_intercept)
-        step, xstep = np.zeros(working.size), np.zeros(X.shape[0])
-        intercept_step, _, _ = model_sweeps(
-            *columns, grad, coef, l1, l2, unit, moments, total, step, xstep, fit_intercept,
-            grad_intercept, 0.0, tol, MAX_SWEEPS,
-        )  # fmt: skip
-        return step, intercept_step, xstep
-    j = working[pivot]
-    column = np.zeros(X.shape[0])
-    entries = slice(X.indptr[j], X.indptr[j + 1])
-    column[X.indices[entries]] = X.data[entries]
-    rest = np.delete(np.arange(working.size), pivot)
+    rest, column, pivot_l2, pivot_unit = slice(None), None, 0.0, 1.0
+    if pivot is not None:
+        j = working[pivot]
+        column = np.zeros(X.shape[0])
+        entries = slice(X.indptr[j], X.indptr[j + 1])
+        column[X.indices[entries]] = X.data[entries]
+        rest = np.delete(np.arange(working.size), pivot)
+        # The pivot takes the intercept's place: its gradient with its L1 term's slope.
+        grad_intercept = grad[pivot] + l1[pivot] * np.sign(coef[pivot])
+        pivot_l2, pivot_unit = l2[pivot], unit[pivot]
     columns = (X.data, X.indices, X.indptr, working[rest], curvature)
-    moments, total = column_moments(*columns, l2[rest], False, column, l2[pivot])
-    rest_step, xstep = np.zeros(rest.size), np.zeros(X.shape[0])
-    pivot_grad = grad[pivot] + l1[pivot] * np.sign(coef[pivot])
-    pivot_step, _, _ = model_sweeps(
+    moments, total = column_moments(*columns, l2[rest], fit_intercept, column, pivot_l2)
+    rest_step, xstep = np.zeros(columns[3].size), np.zeros(X.shape[0])
+    intercept_step, _, _ = model_sweeps(
         *columns, grad[rest], coef[rest], l1[rest], l2[rest], unit[rest], moments, total,
-        rest_step, xstep, False, pivot_grad, 0.0, tol, MAX_SWEEPS, column, l2[pivot],
-        unit[pivot],
+        rest_step, xstep, fit_intercept, grad_intercept, 0.0, tol, MAX_SWEEPS, column,
+        pivot_l2, pivot_unit,
     )  # fmt: skip
+    if pivot is None:
+        return rest_step, intercept_step, xstep
     step = np.empty(working.size)
-    step[rest], step[pivot] = rest_step, pivot_step
+    step[rest], step[pivot] = rest_step, intercept_step
     return step, 0.0, xstep
 
 

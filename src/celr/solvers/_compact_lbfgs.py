@@ -185,23 +185,11 @@ def minimize_lbfgs(
     value, grad = fun_grad(x)
     inverse_hessian = CompactInverseHessian(x.size, history_size)
     for n_iter in range(max_iter):
-        direction = inverse_hessian.direction(grad)
-        slope = float(grad @ direction)
-        if not slope < 0 and len(inverse_hessian):
-            # Curvature lost to rounding: restart from steepest descent.
-            inverse_hessian.reset()
-            direction, slope = -grad, -float(grad @ grad)
-        if not slope < 0:
-            return Outcome(n_iter, "line search")
         noise = ftol * max(abs(value), 1.0)
-        first_step = 1.0 if len(inverse_hessian) else _first_step(slope)
-        step, in_rounding = wolfe_step(fun_grad, x, value, direction, slope, first_step, noise)
+        step, in_rounding = _search(fun_grad, x, value, grad, inverse_hessian, noise)
         if step is None and not in_rounding and len(inverse_hessian):
-            inverse_hessian.reset()
-            direction, slope = -grad, -float(grad @ grad)
-            step, in_rounding = wolfe_step(
-                fun_grad, x, value, direction, slope, _first_step(slope), noise
-            )
+            inverse_hessian.reset()  # once more, from steepest descent
+            step, in_rounding = _search(fun_grad, x, value, grad, inverse_hessian, noise)
         if step is None:
             return Outcome(n_iter, "ftol" if in_rounding else "line search")
         new_x, new_value, new_grad = step
@@ -213,6 +201,20 @@ def minimize_lbfgs(
         if decrease <= ftol * max(abs(value), abs(value + decrease), 1.0):
             return Outcome(n_iter + 1, "ftol")
     return Outcome(max_iter, "max_iter")
+
+
+def _search(fun_grad, x, value, grad, inverse_hessian, noise):
+    """:func:`wolfe_step` along ``-H g``, or along ``-g`` without history or where ``-H g``
+    does not descend (curvature lost to rounding: the history is dropped)."""
+    direction = inverse_hessian.direction(grad)
+    slope = float(grad @ direction)
+    if not slope < 0 and len(inverse_hessian):
+        inverse_hessian.reset()
+        direction, slope = -grad, -float(grad @ grad)
+    if not slope < 0:
+        return None, False
+    first_step = 1.0 if len(inverse_hessian) else _first_step(slope)
+    return wolfe_step(fun_grad, x, value, direction, slope, first_step, noise)
 
 
 def _first_step(slope: float) -> float:

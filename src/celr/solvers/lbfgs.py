@@ -158,10 +158,11 @@ def solve(
 
 
 class _InU:
-    """The problem as L-BFGS-B sees it, in the standardised coordinates ``u``, with the
-    last evaluation kept: the callbacks ask for the point scipy just evaluated, and scipy's
-    first request is the start, which the solver has just evaluated for its record (one
-    evaluation of ten on 200,000 x 2^18 tf-idf)."""
+    """The problem as L-BFGS sees it, in the standardised coordinates ``u``, with the
+    last evaluation kept: the record asks for the point the engine just evaluated, and the
+    engine's first request (ours or scipy's L-BFGS-B for L1) is the start, which the
+    solver has just evaluated for its record (one evaluation of ten on 200,000 x 2^18
+    tf-idf)."""
 
     def __init__(
         self, problem: SmoothProblem, coords: StandardizedCoordinates | MeanWhitenedCoordinates
